@@ -1,0 +1,1 @@
+"""The `tiktok-harvest` command line: a thin layer over producers and workers."""

@@ -1,0 +1,46 @@
+"""Settings from flags, the Redis client and error exits shared by the commands."""
+
+import sys
+from pathlib import Path
+
+import redis
+import typer
+from rich.console import Console
+
+from workers.config import Settings, get_settings, set_settings
+from workers.logs import configure_logging
+
+stderr = Console(stderr=True)
+
+RedisOption = typer.Option(None, "--redis-url", envvar="REDIS_URL", help="Redis to use.", show_envvar=True)
+
+
+def settings_from(**overrides) -> Settings:
+    settings = get_settings().with_overrides(**overrides)
+    set_settings(settings)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def connect(settings: Settings) -> redis.Redis:
+    from workers.broker import redis_client
+
+    client = redis_client(settings, client_name="tiktok-harvest-cli")
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        fail(f"Redis at {settings.redis_url} does not answer ({type(error).__name__})", code=1)
+    return client
+
+
+def fail(message: str, code: int = 1) -> None:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def path_or_none(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,64 @@
+"""`tiktok-harvest dead list|replay`: messages that failed for good, with their reasons."""
+
+import datetime as dt
+import json
+from typing import Optional
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harvest_cli.common import RedisOption, connect, settings_from
+
+app = typer.Typer(help="List and replay dead-lettered messages.", no_args_is_help=True)
+
+
+def _letters(harvest_id, redis_url):
+    from workers.keys import Keys
+    from workers.middleware.dead_letters import list_dead
+
+    settings = settings_from(redis_url=redis_url)
+    client = connect(settings)
+    keys = Keys(settings.namespace)
+    return settings, client, keys, list_dead(client, keys, harvest_id)
+
+
+@app.command("list")
+def list_command(
+    harvest_id: Optional[str] = typer.Argument(None, help="Only this harvest's."),
+    as_json: bool = typer.Option(False, "--json"),
+    redis_url: Optional[str] = RedisOption,
+):
+    """Show dead-lettered messages and why they failed."""
+    _, _, _, letters = _letters(harvest_id, redis_url)
+    if as_json:
+        typer.echo(msgspec.json.encode(letters).decode())
+        return
+    table = Table(title="Dead letters", title_justify="left")
+    for column in ("message id", "harvest", "actor", "task", "reason", "failed at"):
+        table.add_column(column)
+    for letter in letters:
+        task = {k: v for k, v in letter.payload.items() if k != "harvest_id"}
+        table.add_row(letter.message_id, letter.harvest_id or "-", letter.actor_name, json.dumps(task),
+                      letter.reason, dt.datetime.fromtimestamp(letter.failed_at, dt.timezone.utc).isoformat(timespec="seconds"))
+    Console().print(table)
+
+
+@app.command("replay")
+def replay_command(
+    harvest_id: Optional[str] = typer.Argument(None, help="Only this harvest's."),
+    message_id: Optional[list[str]] = typer.Option(None, "--message", "-m", help="Only these message ids."),
+    redis_url: Optional[str] = RedisOption,
+):
+    """Send dead-lettered messages again; their harvest resumes."""
+    from workers.broker import build_broker
+    from workers.middleware.dead_letters import replay
+
+    settings, client, keys, letters = _letters(harvest_id, redis_url)
+    if message_id:
+        letters = [letter for letter in letters if letter.message_id in set(message_id)]
+    broker = build_broker(settings, client=client, for_workers=False)
+    for letter in letters:
+        replay(broker, client, keys, letter)
+    typer.echo(f"replayed {len(letters)} message(s)", err=True)

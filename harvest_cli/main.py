@@ -1,0 +1,88 @@
+"""`tiktok-harvest`: submit a harvest, run workers, watch status, run the simulator or a demo."""
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import msgspec
+import typer
+
+from harvest_cli import dead, demo, worker
+from harvest_cli.common import RedisOption, connect, fail, settings_from
+from harvest_cli.render import print_status
+from simulator.cli import simulator_command
+
+# Tracebacks must not print local variables: a local may hold a secret.
+app = typer.Typer(
+    help="Harvest the TikTok Research API into iCANDID storage.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("worker")(worker.worker_command)
+app.command("demo")(demo.demo_command)
+app.command("simulator")(simulator_command)
+app.add_typer(dead.app, name="dead")
+
+
+@app.command()
+def submit(
+    spec: Path = typer.Argument(..., help="Harvest spec, YAML or JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    redis_url: Optional[str] = RedisOption,
+    credentials: Optional[Path] = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
+):
+    """Validate a harvest spec, register it and enqueue its first pages. Prints the harvest id."""
+    from producers.spec import SpecRefused, read_spec_file
+    from producers.submit import prepare, start
+    from workers.broker import build_broker
+
+    settings = settings_from(redis_url=redis_url, credentials_file=credentials)
+    try:
+        plan = prepare(read_spec_file(spec), settings)
+        client = connect(settings)  # validated first: a refused spec never touches Redis
+        submitted = start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+    except SpecRefused as refused:
+        fail(f"spec refused: {refused}", code=2)
+    if as_json:
+        typer.echo(json.dumps({"id": submitted.harvest_id, "created": submitted.created, "windows": submitted.windows}))
+    else:
+        if not submitted.created:
+            typer.echo(f"harvest {submitted.harvest_id} was already submitted; nothing new started", err=True)
+        typer.echo(submitted.harvest_id)
+
+
+@app.command()
+def status(
+    harvest_id: Optional[str] = typer.Argument(None, help="One harvest; all when left out."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    redis_url: Optional[str] = RedisOption,
+):
+    """Show harvest progress: state, windows, pages, records, requests, errors."""
+    from workers.keys import Keys
+    from workers.progress import HarvestStore
+
+    settings = settings_from(redis_url=redis_url)
+    store = HarvestStore(connect(settings), Keys(settings.namespace))
+    ids = [harvest_id] if harvest_id else store.harvest_ids()
+    statuses = [s for s in (store.status(i) for i in ids) if s is not None]
+    if harvest_id and not statuses:
+        fail(f"no harvest {harvest_id!r}", code=1)
+    for item in statuses:
+        item.storage.update(_storage_paths(settings, store.plan(item.id)))
+    if as_json:
+        document = statuses[0] if harvest_id else statuses
+        typer.echo(msgspec.json.encode(document).decode())
+    else:
+        print_status(statuses)
+
+
+def _storage_paths(settings, plan) -> dict[str, str]:
+    from workers.storage import Storage
+
+    storage = Storage(settings.data_dir)
+    return {"source_records": str(storage.source_dir(plan)), "records": str(storage.records_dir(plan))}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

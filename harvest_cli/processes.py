@@ -1,0 +1,147 @@
+"""Starting and stopping the local processes a demo, a test or a benchmark needs: a private
+redis-server, the simulator and worker fleets, each a child process on a free port."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout_s: float, what: str, interval_s: float = 0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception:
+            pass
+        time.sleep(interval_s)
+    raise TimeoutError(f"{what} not ready after {timeout_s:.0f}s")
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, so it and its children stop together."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path | None = None
+
+    @classmethod
+    def start(cls, name: str, argv: list[str], *, env: dict | None = None, log_path: Path | None = None) -> "Child":
+        output = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        process = subprocess.Popen(
+            argv, env=env, stdout=output, stderr=subprocess.STDOUT if log_path else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        return cls(name, process, log_path)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+
+def start_redis(log_dir: Path) -> tuple[Child, str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        raise RuntimeError("no Redis answers at REDIS_URL and redis-server is not installed")
+    port = free_port()
+    child = Child.start("redis", [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--daemonize", "no"],
+                        log_path=log_dir / "redis.log")
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), 20, "redis-server")
+    return child, url
+
+
+def start_simulator(*, seed: int = 7, log_dir: Path, extra: list[str] = (), credentials: Path | None = None) -> tuple[Child, str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "simulator", "--port", str(port), "--seed", str(seed), *extra]
+    if credentials:
+        argv += ["--credentials", str(credentials)]
+    child = Child.start("simulator", argv, log_path=log_dir / "simulator.log")
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: httpx.get(f"{url}/_sim/health", timeout=1).status_code == 200, 60, "simulator")
+    return child, url
+
+
+@dataclass
+class Fleet:
+    """`tiktok-harvest worker` as a child process (the Dramatiq master and its workers)."""
+
+    env: dict
+    processes: int = 1
+    threads: int = 4
+    log_path: Path | None = None
+    child: Child | None = field(default=None, init=False)
+
+    def start(self) -> "Fleet":
+        argv = [sys.executable, "-m", "harvest_cli", "worker",
+                "--processes", str(self.processes), "--threads", str(self.threads)]
+        self.child = Child.start("workers", argv, env=self.env, log_path=self.log_path)
+        return self
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes under the Dramatiq master."""
+        return children_of(self.child.pid)
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop(60)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)

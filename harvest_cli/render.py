@@ -1,0 +1,68 @@
+"""Rich tables for people; scripts use --json."""
+
+import datetime as dt
+
+from rich.console import Console
+from rich.table import Table
+
+from schemas.status import HarvestStatus
+
+STATE_STYLE = {
+    "done": "green", "failed": "bold red", "waiting_for_quota": "yellow",
+    "running": "cyan", "queued": "dim", "paused": "magenta", "cancelled": "dim red",
+}
+
+
+def status_table(statuses: list[HarvestStatus]) -> Table:
+    table = Table(title="Harvests", title_justify="left")
+    for column in ("id", "state", "period", "windows", "pages", "records", "users", "requests",
+                   "quota waits", "errors", "dead"):
+        table.add_column(column, justify="left" if column in ("id", "state", "period") else "right")
+    for s in statuses:
+        table.add_row(
+            s.id,
+            f"[{STATE_STYLE.get(s.state, '')}]{s.state}[/]",
+            s.period,
+            f"{s.windows_done}/{s.windows_total}",
+            f"{s.pages:,}",
+            f"{s.records:,}",
+            f"{s.users_done:,}/{s.users_requested:,}",
+            f"{s.requests:,}",
+            f"{s.quota_waits:,}",
+            f"{s.errors:,}",
+            f"{s.dead_letters:,}",
+        )
+    return table
+
+
+def status_panel(s: HarvestStatus) -> Table:
+    """One harvest, one fact a line: fits a narrow terminal."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in (
+        ("harvest", s.id),
+        ("state", f"[{STATE_STYLE.get(s.state, '')}]{s.state}[/]"),
+        ("period", s.period),
+        ("windows", f"{s.windows_done}/{s.windows_total} done"),
+        ("pages", f"{s.pages:,}"),
+        ("videos", f"{s.records:,}"),
+        ("authors", f"{s.users_done:,}/{s.users_requested:,}"),
+        ("requests", f"{s.requests:,}"),
+        ("quota waits", f"{s.quota_waits:,}"),
+        ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
+    ):
+        table.add_row(label, value)
+    return table
+
+
+def print_status(statuses: list[HarvestStatus]) -> None:
+    console = Console()
+    if not statuses:
+        console.print("no harvests")
+        return
+    console.print(status_panel(statuses[0]) if len(statuses) == 1 else status_table(statuses))
+    for s in statuses:
+        if s.finished_at:
+            took = dt.timedelta(seconds=round(s.finished_at - s.submitted_at))
+            console.print(f"[green]{s.id}[/] finished in {took}; records in {s.storage.get('records', '?')}")

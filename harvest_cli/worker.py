@@ -1,0 +1,39 @@
+"""`tiktok-harvest worker`: Dramatiq worker processes for the page, user and intake queues."""
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from workers.messages import INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
+
+
+def worker_command(
+    processes: int = typer.Option(2, "--processes", "-p", help="Worker processes."),
+    threads: int = typer.Option(4, "--threads", "-t", help="Threads per process (API calls in flight)."),
+    redis_url: Optional[str] = typer.Option(None, envvar="REDIS_URL", help="Redis to use."),
+    api_base_url: Optional[str] = typer.Option(None, envvar="TIKTOK_API_BASE_URL", help="TikTok API base URL."),
+    data_dir: Optional[Path] = typer.Option(None, envvar="HARVEST_DATA_DIR", help="iCANDID storage root."),
+    credentials: Optional[Path] = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
+    metrics_port: Optional[int] = typer.Option(None, envvar="HARVEST_METRICS_PORT", help="Prometheus port; 0 turns metrics off."),
+):
+    """Run worker processes until stopped (SIGTERM/Ctrl-C finish the messages in hand)."""
+    overrides = {
+        "REDIS_URL": redis_url,
+        "TIKTOK_API_BASE_URL": api_base_url,
+        "HARVEST_DATA_DIR": str(data_dir.resolve()) if data_dir else None,
+        "HARVEST_CREDENTIALS_FILE": str(credentials.resolve()) if credentials else None,
+        "HARVEST_METRICS_PORT": str(metrics_port) if metrics_port is not None else None,
+    }
+    env = dict(os.environ, **{k: v for k, v in overrides.items() if v is not None})
+    argv = [
+        sys.executable, "-m", "dramatiq", "workers.entry",
+        "--processes", str(processes), "--threads", str(threads),
+        "--queues", PAGES_QUEUE, USERS_QUEUE, INTAKE_QUEUE,
+        # Give in-flight API calls time to finish on a graceful stop.
+        "--worker-shutdown-timeout", "30000",
+    ]
+    # Become the Dramatiq master process: signals from ops tools reach it directly.
+    os.execvpe(sys.executable, argv, env)

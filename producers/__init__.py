@@ -1,0 +1,1 @@
+"""Turns harvest specs into registered harvests and the first page message of each window."""

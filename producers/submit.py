@@ -1,0 +1,56 @@
+"""Register a harvest and enqueue the first page of each window (newest window first).
+
+Submitting the same spec again starts nothing new; it only finishes an earlier submission
+that was interrupted before all first pages were enqueued (duplicates are harmless).
+"""
+
+from dataclasses import dataclass
+
+import dramatiq
+
+from producers.spec import SpecRefused, validate
+from schemas.messages import PageTask
+from schemas.spec import HarvestPlan
+from workers import messages
+from workers.config import Settings
+from workers.credentials import CredentialsError, load_credentials
+from workers.keys import Keys
+from workers.progress import HarvestStore
+
+__all__ = ["SpecRefused", "Submitted", "prepare", "start", "submit_spec"]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    harvest_id: str
+    created: bool  # False: the same spec was submitted before
+    windows: int
+
+
+def prepare(data: dict, settings: Settings) -> HarvestPlan:
+    """Validate a spec against the credentials file; nothing is written. Raises SpecRefused."""
+    try:
+        credentials = load_credentials(settings.credentials_file)
+    except CredentialsError as error:
+        raise SpecRefused("project", str(error)) from None
+    return validate(data, credentials)
+
+
+def submit_spec(data: dict, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
+    return start(prepare(data, settings), settings, broker, redis=redis)
+
+
+def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
+    """Register a validated plan and enqueue its first pages."""
+    store = HarvestStore(redis, Keys(settings.namespace))
+    created = store.register(plan)
+    if not created:
+        existing = store.plan(plan.id)
+        if existing is None or existing.spec_digest != plan.spec_digest:
+            raise SpecRefused("id", f"{plan.id!r} is already used by a different harvest spec")
+        plan = existing
+    if not store.is_enqueued(plan.id):
+        for window in plan.windows:
+            messages.send(broker, PageTask(harvest_id=plan.id, window=window, page=0))
+        store.mark_enqueued(plan.id)
+    return Submitted(plan.id, created, len(plan.windows))

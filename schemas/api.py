@@ -1,0 +1,114 @@
+"""TikTok Research API request and response bodies.
+
+Decoding is lenient on purpose: unknown fields are ignored, optional fields may be missing
+and loosely typed fields are taken as they come (`Any`), so a surprise in a field we only
+pass through never costs a page. The raw body is stored as received anyway.
+"""
+
+from typing import Any
+
+import msgspec
+
+from schemas.query import Query
+
+VIDEO_FIELDS = (
+    "id,video_description,create_time,region_code,share_count,view_count,like_count,"
+    "comment_count,music_id,hashtag_names,username,effect_ids,playlist_id,voice_to_text,"
+    "is_stem_verified,favorites_count,video_duration,hashtag_info_list,sticker_info_list,"
+    "effect_info_list,video_mention_list,video_label,video_tag"
+)
+USER_FIELDS = (
+    "display_name,bio_description,avatar_url,is_verified,follower_count,following_count,"
+    "likes_count,video_count,bio_url"
+)
+
+
+class VideoQueryBody(msgspec.Struct, omit_defaults=True):
+    query: Query
+    start_date: str
+    end_date: str
+    max_count: int  # always sent: TikTok's default is 20
+    cursor: int | None = None
+    search_id: str | None = None
+
+
+class UserInfoBody(msgspec.Struct):
+    username: str
+
+
+class ApiError(msgspec.Struct):
+    code: str = ""
+    message: str = ""
+    log_id: str = ""
+
+
+class Video(msgspec.Struct):
+    id: int | str
+    video_description: str | None = None
+    create_time: int | float | None = None
+    region_code: str | None = None
+    username: str | None = None
+    share_count: int | None = None
+    view_count: int | None = None
+    like_count: int | None = None
+    comment_count: int | None = None
+    favorites_count: int | None = None
+    music_id: Any = None
+    hashtag_names: list[str] | None = None
+    voice_to_text: str | None = None
+    video_duration: int | float | None = None
+    video_mention_list: list[str] | None = None
+    effect_ids: Any = None
+    playlist_id: Any = None
+    is_stem_verified: Any = None
+    hashtag_info_list: Any = None
+    sticker_info_list: Any = None
+    effect_info_list: Any = None
+    video_label: Any = None
+    video_tag: Any = None
+
+
+class VideoPage(msgspec.Struct):
+    videos: list[Video] = msgspec.field(default_factory=list)
+    cursor: int | None = None
+    has_more: bool = False
+    search_id: str | int | None = None
+
+
+class VideoQueryResponse(msgspec.Struct):
+    data: VideoPage | None = None
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
+class UserInfo(msgspec.Struct):
+    display_name: str | None = None
+    bio_description: str | None = None
+    avatar_url: str | None = None
+    is_verified: bool | None = None
+    follower_count: int | None = None
+    following_count: int | None = None
+    likes_count: int | None = None
+    video_count: int | None = None
+    bio_url: str | None = None
+
+
+class UserInfoResponse(msgspec.Struct):
+    data: UserInfo | None = None
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
+class ErrorResponse(msgspec.Struct):
+    """Any research response read only for its error (failures may have no usable data)."""
+
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
+class TokenResponse(msgspec.Struct):
+    """OAuth answer: success has access_token, failure has error (both shapes, one type)."""
+
+    access_token: str | None = None
+    expires_in: int | float | None = None
+    token_type: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+    log_id: str | None = None

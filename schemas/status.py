@@ -1,0 +1,31 @@
+"""What `tiktok-harvest status --json` prints for a harvest."""
+
+from typing import Literal
+
+import msgspec
+
+HarvestState = Literal[
+    "queued", "running", "waiting_for_quota", "done", "failed", "paused", "cancelled"
+]
+
+
+class HarvestStatus(msgspec.Struct):
+    id: str
+    state: HarvestState
+    name: str
+    project: str
+    credential: str
+    period: str
+    windows_total: int
+    windows_done: int
+    pages: int
+    records: int  # videos stored, each once
+    users_requested: int
+    users_done: int
+    requests: int  # research API requests spent
+    quota_waits: int
+    errors: int  # failed attempts (retried or dead-lettered)
+    dead_letters: int
+    submitted_at: float
+    finished_at: float | None = None
+    storage: dict[str, str] = msgspec.field(default_factory=dict)

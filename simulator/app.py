@@ -1,0 +1,357 @@
+"""Request handling: TikTok's endpoints and the ``/_sim/`` control endpoints.
+
+Transport-free: :meth:`SimulatorApp.handle` takes the parsed request and returns a
+:class:`Response` (status, body, content type, how long to hold it), so the HTTP layer in
+``server.py`` stays thin.  Order of checks on a research request: token (401) → daily
+budget (429, not charged) → charge → short-term throttle (429) → 504 → parameters (400)
+→ 500 → endpoint work → truncation of a 200 (malformed).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from typing import Callable, Mapping
+from urllib.parse import parse_qs
+
+import msgspec
+
+from simulator.corpus import Corpus
+from simulator.faults import Faults, SimConfig, config_dict, update_config
+from simulator.query import QueryError, compile_query, parse_window
+from simulator.quota import QuotaBook, SimClock, TokenStore
+
+VIDEO_FIELDS = frozenset(
+    "id video_description create_time region_code share_count view_count like_count "
+    "comment_count music_id hashtag_names username effect_ids playlist_id voice_to_text "
+    "is_stem_verified favorites_count video_duration hashtag_info_list sticker_info_list "
+    "effect_info_list video_mention_list video_label video_tag".split())
+USER_FIELDS = frozenset(
+    "display_name bio_description avatar_url is_verified follower_count following_count "
+    "likes_count video_count bio_url".split())
+JSON = "application/json"
+HTML_504 = (b"<html><head><title>504 Gateway Time-out</title></head><body><center>"
+            b"<h1>504 Gateway Time-out</h1></center></body></html>")
+
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+
+
+class Response(msgspec.Struct):
+    status: int
+    body: bytes
+    content_type: str = JSON
+    delay_s: float = 0.0
+
+
+class SearchCache:
+    """search_id -> ordered video indices (newest first; hidden and phantom slots kept).
+
+    Bounded LRU: an evicted id answers "Search Id <n> is invalid or expired", as TikTok's do.
+    """
+
+    def __init__(self, seed: int, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._orders: OrderedDict[str, array] = OrderedDict()
+        self._next = 7_300_000_000_000_000_000 + (seed * 7_919_000_003) % 10**17
+
+    def _new_id(self) -> str:
+        self._next += 1 + (self._next * 2_654_435_761) % 997  # ascending, not consecutive
+        return str(self._next)
+
+    def alias(self, order: array) -> str:
+        """A new search id for ``order`` (the first page's, or a later page's new one)."""
+        with self._lock:
+            sid = self._new_id()
+            self._orders[sid] = order
+            while len(self._orders) > self.size:
+                self._orders.popitem(last=False)
+            return sid
+
+    def get(self, sid: str) -> array | None:
+        with self._lock:
+            order = self._orders.get(sid)
+            if order is not None:
+                self._orders.move_to_end(sid)
+            return order
+
+
+class SimulatorApp:
+    def __init__(self, corpus: Corpus, config: SimConfig | None = None,
+                 credentials: dict[str, str] | None = None, seed: int = 7) -> None:
+        self.corpus = corpus
+        self.config = config or SimConfig()
+        self.credentials = credentials  # client_key -> secret; None accepts any sane pair
+        self.clock = SimClock()
+        self.faults = Faults(seed)
+        self.tokens = TokenStore(self.clock)
+        self.quota = QuotaBook(self.clock)
+        self.searches = SearchCache(seed, self.config.search_cache_size)
+        self._matches_cache: OrderedDict[tuple, array] = OrderedDict()
+        self._matches_lock = threading.Lock()
+        self._fields_cache: dict[tuple[str, frozenset], tuple[str, ...]] = {}
+        self._routes: dict[tuple[str, str], Callable] = {
+            ("POST", "/v2/oauth/token/"): self._oauth,
+            ("POST", "/v2/research/video/query/"): lambda r: self._research("video_query", r, self._video_query),
+            ("POST", "/v2/research/user/info/"): lambda r: self._research("user_info", r, self._user_info),
+            ("GET", "/_sim/health"): self._health,
+            ("GET", "/_sim/config"): lambda r: _json(config_dict(self.config)),
+            ("POST", "/_sim/config"): self._set_config,
+            ("POST", "/_sim/ground_truth"): self._ground_truth,
+            ("GET", "/_sim/stats"): self._stats,
+            ("POST", "/_sim/stats/reset"): self._reset_stats,
+            ("GET", "/_sim/clock"): self._clock,
+            ("POST", "/_sim/clock"): self._clock,
+        }
+
+    # -- public helpers for Python callers (tests, benchmarks) -------------------------
+    def set_config(self, **changes) -> SimConfig:
+        self.config = update_config(self.config, changes)
+        self.searches.size = self.config.search_cache_size
+        self.faults.reseed()
+        return self.config
+
+    # -- dispatch ------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query_string: str, headers: Mapping[str, str],
+               body: bytes) -> Response:
+        route = self._routes.get((method, path))
+        if route is None:
+            known = any(p == path for _, p in self._routes)
+            status = 405 if known else 404
+            code = "method_not_allowed" if known else "not_found"
+            return Response(status, self._envelope({}, code, f"No route for {method} {path}"))
+        return route(_Request(query_string, headers, body))
+
+    def _envelope(self, data: dict, code: str = "ok", message: str = "") -> bytes:
+        return _encode({"data": data, "error": {"code": code, "message": message, "log_id": self._log_id()}})
+
+    def _log_id(self) -> str:
+        return time.strftime("%Y%m%d%H%M%S", time.gmtime(self.clock.now())) + os.urandom(10).hex()
+
+    def _error(self, status: int, code: str, message: str) -> Response:
+        return Response(status, self._envelope({}, code, message))
+
+    # -- OAuth ---------------------------------------------------------------------------
+    def _oauth(self, req: "_Request") -> Response:
+        config = self.config
+        delay = self.faults.delay_s(config)
+        form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
+        key, secret = form.get("client_key", ""), form.get("client_secret", "")
+        failure = None
+        if form.get("grant_type") != "client_credentials":
+            failure = ("unsupported_grant_type", "grant_type must be client_credentials")
+        elif not key or not secret:
+            failure = ("invalid_request", "client_key and client_secret are required")
+        elif not self._valid_client(key, secret):
+            failure = ("invalid_client", "Client key or secret is incorrect.")
+        self.quota.token_request(key, failure is None)
+        if failure:
+            body = {"error": failure[0], "error_description": failure[1], "log_id": self._log_id()}
+            return Response(config.oauth_error_status, _encode(body), delay_s=delay)
+        token = self.tokens.issue(key, config.token_ttl_s)
+        body = {"access_token": token, "expires_in": config.token_ttl_s, "token_type": "Bearer"}
+        return Response(200, _encode(body), delay_s=delay)
+
+    def _valid_client(self, key: str, secret: str) -> bool:
+        if self.credentials is not None:
+            return self.credentials.get(key) == secret
+        return secret != "wrong" and not secret.startswith("revoked")
+
+    # -- research endpoints ----------------------------------------------------------------
+    def _research(self, endpoint: str, req: "_Request", work: Callable) -> Response:
+        config = self.config
+        delay = self.faults.delay_s(config)
+        auth = req.headers.get("Authorization") or req.headers.get("authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        client = self.tokens.client_for(token.strip()) if scheme.lower() == "bearer" else None
+        if client is None:
+            self.quota.not_authenticated()
+            resp = self._error(401, "access_token_invalid",
+                               "The access token is invalid or not found in the request.")
+        elif not self.quota.admit(client, endpoint, config):
+            resp = self._error(429, "rate_limit_exceeded",
+                               "You have exceeded the daily request quota for this client.")
+        else:
+            throttled = self.faults.hit(config.throttle_429_rate)
+            records = 0
+            if throttled:
+                resp = self._error(429, "rate_limit_exceeded", "Too many requests. Please retry later.")
+            elif self.faults.hit(config.error_504_rate):
+                resp = Response(504, HTML_504, "text/html")
+            else:
+                try:
+                    resp, records = work(req, config)
+                except QueryError as exc:
+                    resp = self._error(400, "invalid_params", str(exc))
+                if resp.status == 200 and self.faults.hit(config.malformed_rate):
+                    resp.body = resp.body[: max(1, len(resp.body) // 2)]
+            self.quota.answered(client, resp.status, records, config, throttled)
+        resp.delay_s = delay
+        return resp
+
+    def _fields(self, req: "_Request", allowed: frozenset) -> tuple[str, ...]:
+        """The ``fields`` query-string parameter, validated (cached per distinct value)."""
+        raw = req.query_string
+        hit = self._fields_cache.get((raw, allowed))
+        if hit is not None:
+            return hit
+        values = parse_qs(raw).get("fields")
+        names = [f.strip() for v in values or () for f in v.split(",") if f.strip()]
+        if not names:
+            raise QueryError("fields is required: a comma-separated list of field names")
+        unknown = [f for f in names if f not in allowed]
+        if unknown:
+            raise QueryError(f"Invalid fields: {','.join(unknown)}")
+        fields = tuple(dict.fromkeys(names))
+        if len(self._fields_cache) < 1000:
+            self._fields_cache[(raw, allowed)] = fields
+        return fields
+
+    def _video_query(self, req: "_Request", config: SimConfig) -> tuple[Response, int]:
+        fields = self._fields(req, VIDEO_FIELDS)
+        body = req.json()
+        predicate = compile_query(body.get("query"))
+        start, end = parse_window(body)
+        max_count = body.get("max_count", 20)
+        if type(max_count) is not int or not 1 <= max_count <= 100:
+            raise QueryError("max_count must be an integer between 1 and 100")
+        cursor = body.get("cursor", 0)
+        if type(cursor) is not int or cursor < 0:
+            raise QueryError("Invalid count or cursor")
+        days = (end - start).days + 1
+        if self.faults.hit(min(1.0, config.error_500_rate * days / 30)):
+            return self._error(500, "internal_error", "Something went wrong. Please try again later."), 0
+
+        sid = body.get("search_id")
+        sid = str(sid) if sid not in (None, "", 0) else None
+        if sid is not None:
+            order = self.searches.get(sid)
+            if order is None or self.faults.hit(config.search_id_invalid_rate):
+                raise QueryError(f"Search Id {sid} is invalid or expired")
+            if self.faults.hit(config.invalid_cursor_rate):
+                raise QueryError("Invalid count or cursor")
+        else:
+            order = array("i", self._matches(body["query"], predicate, start, end))
+            if body.get("is_random") is True:
+                indices = order.tolist()
+                self.faults.shuffle(indices)
+                order = array("i", indices)
+            sid = self.searches.alias(order)
+        if cursor > len(order):
+            raise QueryError("Invalid count or cursor")
+        if cursor < len(order) and self.faults.hit(config.empty_page_rate):
+            # Phantom hidden slots at the cursor: this page is empty, later pages shift,
+            # so no returnable video is lost and the ground truth stays exact.
+            order[cursor:cursor] = array("i", [-1] * max_count)
+        if self.faults.hit(config.search_id_change_rate):
+            sid = self.searches.alias(order)
+
+        videos = self.corpus.videos
+        page = []
+        for i in order[cursor:cursor + max_count]:
+            if i >= 0:
+                v = videos[i]
+                if not v.hidden:
+                    page.append({f: x for f in fields if (x := getattr(v, f)) is not None})
+        next_cursor = cursor + max_count
+        data = {"videos": page, "cursor": next_cursor, "has_more": next_cursor < len(order),
+                "search_id": sid}
+        return Response(200, self._envelope(data)), len(page)
+
+    def _matches(self, query: dict, predicate, start, end) -> array:
+        """A window's match list; cached because clients restart searches after errors."""
+        key = (_encode(query), start, end)
+        with self._matches_lock:
+            hit = self._matches_cache.get(key)
+        if hit is None:
+            hit = array("i", self.corpus.match_indices(predicate, start, end))
+            with self._matches_lock:
+                self._matches_cache[key] = hit
+                if len(self._matches_cache) > 256:
+                    self._matches_cache.popitem(last=False)
+        return hit
+
+    def _user_info(self, req: "_Request", config: SimConfig) -> tuple[Response, int]:
+        fields = self._fields(req, USER_FIELDS)
+        username = req.json().get("username")
+        if not isinstance(username, str) or not username:
+            raise QueryError("username is required")
+        if self.faults.hit(config.user_500_rate):
+            return self._error(500, "internal_error", ""), 0
+        status = self.corpus.user_status(username)
+        if status == "unknown":
+            raise QueryError(f"Error: cannot find the user {username}")
+        if status == "private":
+            raise QueryError(f"The user {username} is private")
+        if status == "restricted":
+            raise QueryError("API cannot return this user's information")
+        account = self.corpus.by_username[username]
+        data = {f: x for f in fields if (x := getattr(account, f)) is not None}
+        return Response(200, self._envelope(data)), 1
+
+    # -- /_sim/ control ----------------------------------------------------------------
+    def _health(self, req: "_Request") -> Response:
+        c = self.corpus
+        return _json({"status": "ok", "seed": c.seed, "videos": len(c.videos),
+                      "accounts": len(c.accounts), "first_date": "20240101", "last_date": "20251231"})
+
+    def _set_config(self, req: "_Request") -> Response:
+        try:
+            changes = req.json()
+            self.set_config(**changes)
+        except (QueryError, msgspec.ValidationError, TypeError) as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json(config_dict(self.config))
+
+    def _ground_truth(self, req: "_Request") -> Response:
+        try:
+            body = req.json()
+            ids = self.corpus.matching_ids(body.get("query"), body.get("start_date"), body.get("end_date"))
+        except QueryError as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json({"ids": [str(i) for i in ids], "count": len(ids)})
+
+    def _stats(self, req: "_Request") -> Response:
+        snap = self.quota.snapshot()
+        snap["quota_day"] = self.quota.day(self.config.quota_reset_lag_s)
+        snap["now"] = self.clock.now()
+        return _json(snap)
+
+    def _reset_stats(self, req: "_Request") -> Response:
+        self.quota.reset()  # budgets live in the same counters: they are refilled too
+        return _json({"ok": True})
+
+    def _clock(self, req: "_Request") -> Response:
+        if req.body:
+            try:
+                body = req.json()
+                if "offset_s" in body:
+                    self.clock.offset_s = float(body["offset_s"])
+                self.clock.offset_s += float(body.get("advance_s", 0.0))
+            except (QueryError, TypeError, ValueError) as exc:
+                return _json({"error": str(exc)}, 400)
+        return _json({"offset_s": self.clock.offset_s, "now": self.clock.now()})
+
+
+class _Request:
+    __slots__ = ("query_string", "headers", "body")
+
+    def __init__(self, query_string: str, headers: Mapping[str, str], body: bytes) -> None:
+        self.query_string, self.headers, self.body = query_string, headers, body
+
+    def json(self) -> dict:
+        try:
+            value = _decode(self.body) if self.body else None
+        except msgspec.DecodeError as exc:
+            raise QueryError(f"Invalid JSON body: {exc}") from None
+        if not isinstance(value, dict):
+            raise QueryError("The request body must be a JSON object")
+        return value
+
+
+def _json(value, status: int = 200) -> Response:
+    return Response(status, _encode(value))

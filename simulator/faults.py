@@ -1,0 +1,89 @@
+"""Switches (SimConfig) and the seeded dice that decide when a fault fires.
+
+All fault rates default to 0, so a default simulator is a well-behaved TikTok.  Faults
+are drawn from one ``random.Random`` seeded from the server's seed and re-seeded the same
+way whenever the config changes, so setting the same switches again replays the same
+faults for a single client's sequence of requests.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Annotated, Literal
+
+import msgspec
+
+Rate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, msgspec.Meta(ge=0.0)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Every switch; settable by CLI flag (``--latency-ms``) and ``POST /_sim/config``."""
+
+    latency_ms: NonNeg = 0.0            # added to every API response (token and research)
+    latency_jitter_ms: NonNeg = 0.0     # plus uniform(0, jitter)
+    token_ttl_s: Annotated[int, msgspec.Meta(ge=1)] = 7200
+    oauth_error_status: Literal[200, 400, 401] = 200  # HTTP status of OAuth failures
+    daily_requests: Count = 1000        # research requests per client key per UTC day
+    daily_records: Count = 100000       # records returned per client key per UTC day
+    quota_reset_lag_s: NonNeg = 0.0     # the quota day starts this long after 00:00 UTC
+    error_500_rate: Rate = 0.0          # video query; scaled by window days / 30
+    user_500_rate: Rate = 0.0           # user info: 500 with an empty message
+    throttle_429_rate: Rate = 0.0       # short-term 429 rate_limit_exceeded
+    malformed_rate: Rate = 0.0          # 200 whose JSON body is cut short
+    error_504_rate: Rate = 0.0          # 504 with an HTML body
+    slow_rate: Rate = 0.0               # this share of responses waits slow_ms more
+    slow_ms: NonNeg = 2000.0
+    search_id_invalid_rate: Rate = 0.0  # later pages: 400 "Search Id <n> is invalid or expired"
+    invalid_cursor_rate: Rate = 0.0     # later pages: 400 "Invalid count or cursor"
+    empty_page_rate: Rate = 0.0         # an empty page, has_more true, cursor advancing
+    search_id_change_rate: Rate = 0.0   # a page answers with a new search_id (alias)
+    search_cache_size: Annotated[int, msgspec.Meta(ge=1)] = 10000
+
+
+def update_config(config: SimConfig, changes: dict) -> SimConfig:
+    """Partial update, validated by msgspec (raises msgspec.ValidationError)."""
+    merged = msgspec.structs.asdict(config) | dict(changes)
+    return msgspec.convert(merged, SimConfig)
+
+
+def config_dict(config: SimConfig) -> dict:
+    return msgspec.structs.asdict(config)
+
+
+class Faults:
+    """Thread-safe seeded dice."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+
+    def reseed(self) -> None:
+        with self._lock:
+            self._rng = random.Random(self._seed)
+
+    def hit(self, rate: float) -> bool:
+        if rate <= 0.0:  # no draw: enabling one fault leaves the others' sequence alone
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def uniform(self, high: float) -> float:
+        if high <= 0.0:
+            return 0.0
+        with self._lock:
+            return self._rng.uniform(0.0, high)
+
+    def shuffle(self, items: list) -> None:
+        with self._lock:
+            self._rng.shuffle(items)
+
+    def delay_s(self, config: SimConfig) -> float:
+        """How long to hold this response: base latency, jitter, sometimes slow."""
+        ms = config.latency_ms + self.uniform(config.latency_jitter_ms)
+        if self.hit(config.slow_rate):
+            ms += config.slow_ms
+        return ms / 1000.0

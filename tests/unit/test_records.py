@@ -1,0 +1,519 @@
+"""The TikTok -> iCANDID JSON-LD mapping (workers/records.py, schemas/records.py)."""
+
+import datetime
+import json
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.api import UserInfo, Video, VideoQueryResponse
+from schemas.query import Condition, Query
+from schemas.records import PersonRecord, VideoRecord
+from schemas.spec import HarvestPlan
+from workers.records import (
+    detect_script,
+    encode_records,
+    iso_duration,
+    token,
+    unix_to_iso,
+    user_record,
+    video_record,
+)
+
+UTC = datetime.timezone.utc
+DOWNLOADED = datetime.datetime(2024, 6, 10, 8, 30, 15, 123456, tzinfo=UTC)
+DOWNLOADED_ISO = "2024-06-10T08:30:15Z"
+BIG_ID = 7354321098765432123  # > 2^53: a float would turn it into ...432192
+MUSIC_ID = 7354000000000000001
+
+PLAN = HarvestPlan(
+    id="tiktok_query_0000001",
+    name="Belgian elections 2024",
+    project="demo",
+    credential="team-a",
+    query=Query(and_=[Condition(field_name="region_code", operation="EQ", field_values=["BE"])]),
+    period_start="20240501",
+    period_end="20240609",
+    storage_date="20240610",
+    submitted_at=1717999999.0,
+    spec_digest="abc",
+    collect=["videos", "users"],
+    windows=["20240601-20240609"],
+)
+
+FULL_PAGE = (
+    b'{"data": {"videos": [{"id": %d, "video_description": "Stem op 9 juni! #verkiezingen",'
+    b' "create_time": 1717000000, "region_code": "BE", "username": "kiesraad_be",'
+    b' "share_count": 12, "view_count": 3400, "like_count": 250, "comment_count": 31,'
+    b' "favorites_count": 7, "music_id": %d, "hashtag_names": ["verkiezingen", "belgie"],'
+    b' "voice_to_text": "Vergeet niet te stemmen", "video_duration": 42,'
+    b' "video_mention_list": ["vrt_nws", "@hln_be"], "effect_ids": ["1"],'
+    b' "video_label": {"content": "x"}}], "cursor": 100, "has_more": false},'
+    b' "error": {"code": "ok", "message": "", "log_id": "x"}}' % (BIG_ID, MUSIC_ID)
+)
+
+
+def full_video() -> Video:
+    """Decoded from raw bytes the way the worker gets it, so the id is the exact int."""
+    page = msgspec.json.decode(FULL_PAGE, type=VideoQueryResponse)
+    assert page.data is not None
+    return page.data.videos[0]
+
+
+def encoded(record) -> dict:
+    return json.loads(encode_records([record]))[0]
+
+
+def walk(value):
+    """Every value in a decoded JSON document, recursively."""
+    yield value
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from walk(item)
+
+
+def ref(username: str) -> dict:
+    return {
+        "@type": "Person",
+        "@id": f"iCANDID_tiktok_user_{username}",
+        "alternateName": username,
+        "url": f"https://www.tiktok.com/@{username}",
+    }
+
+
+# --- the video record, field by field --------------------------------------------------------
+
+
+def test_video_record_every_field():
+    rec = encoded(video_record(full_video(), PLAN, DOWNLOADED))
+    assert rec["@type"] == "Message"
+    assert rec["@id"] == f"iCANDID_tiktok_{BIG_ID}"
+    assert rec["additionalType"] == "CreativeWork"
+    assert rec["@context"] == {
+        "@vocab": "https://schema.org/",
+        "@language": "und-Latn",
+        "prov": "http://www.w3.org/ns/prov#",
+    }
+    assert rec["identifier"] == [
+        {"@type": "PropertyValue", "name": "video_id", "value": str(BIG_ID)},
+        {"@type": "PropertyValue", "name": "music_id", "value": str(MUSIC_ID)},
+    ]
+    assert rec["name"] == "Stem op 9 juni! #verkiezingen"
+    assert rec["text"] == "Vergeet niet te stemmen"
+    assert rec["datePublished"] == "2024-05-29T16:26:40Z"
+    assert rec["sameAs"] == f"https://www.tiktok.com/@kiesraad_be/video/{BIG_ID}"
+    assert rec["keywords"] == ["verkiezingen", "belgie"]
+    assert rec["locationCreated"] == {"@type": "Place", "name": "BE", "alternateName": "be"}
+    assert rec["author"] == rec["creator"] == rec["sender"] == ref("kiesraad_be")
+    assert rec["associatedMedia"] == {
+        "@type": "AudioObject",
+        "@id": f"iCANDID_tiktok_music_{MUSIC_ID}",
+        "duration": "PT42S",
+    }
+    counters = {c["interactionType"]: c for c in rec["interactionStatistic"]}
+    assert {k: c["userInteractionCount"] for k, c in counters.items()} == {
+        "https://schema.org/WatchAction": 3400,
+        "https://schema.org/LikeAction": 250,
+        "https://schema.org/ShareAction": 12,
+        "https://schema.org/CommentAction": 31,
+        "https://schema.org/BookmarkAction": 7,
+    }
+    for c in rec["interactionStatistic"]:
+        assert c["@type"] == "InteractionCounter"
+        assert c["endTime"] == DOWNLOADED_ISO
+    assert rec["mentions"] == [ref("vrt_nws"), ref("hln_be")]  # a leading @ is dropped
+    based = rec["isBasedOn"]
+    assert based["@type"] == "CreativeWork"
+    assert based["@id"] == "iCANDID_tiktok_tiktok_query_0000001"
+    assert based["provider"]["@type"] == "Organization"
+    assert based["provider"]["name"] == "TikTok"
+    dataset = based["isPartOf"]
+    assert dataset["@type"] == "Dataset"
+    assert dataset["@id"] == PLAN.id
+    assert dataset["name"] == PLAN.name
+    assert "TikTok Research API" in dataset["license"] and "research" in dataset["license"]
+    assert dataset["temporalCoverage"] == "2024-05-01/2024-06-09"
+    # Fields with no mapping (effect_ids, video_label) stay in the raw page only.
+    assert "effect_ids" not in rec and "video_label" not in rec
+
+
+def test_video_record_is_its_declared_type():
+    rec = video_record(full_video(), PLAN, DOWNLOADED)
+    assert isinstance(rec, VideoRecord)
+    # The encoded record decodes back into the same struct: the schema is the contract.
+    assert msgspec.json.decode(encode_records([rec]), type=list[VideoRecord]) == [rec]
+
+
+# --- ids above 2^53 --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw_id", [BIG_ID, str(BIG_ID), 2**63 - 1, 18446744073709551615])
+def test_ids_stay_exact(raw_id):
+    rec = video_record(Video(id=raw_id, music_id=raw_id, username="a"), PLAN, DOWNLOADED)
+    text = encode_records([rec]).decode()
+    expected = str(raw_id)
+    assert rec.id == f"iCANDID_tiktok_{expected}"
+    assert [p.value for p in rec.identifier] == [expected, expected]
+    assert rec.sameAs == f"https://www.tiktok.com/@a/video/{expected}"
+    # Written as strings, never as JSON numbers a JavaScript reader would round.
+    assert f'"value":"{expected}"' in text
+    assert f":{expected}" not in text
+
+
+def test_music_id_as_string_and_loose_types():
+    rec = video_record(Video(id=1, music_id="  42 "), PLAN, DOWNLOADED)
+    assert [p.value for p in rec.identifier] == ["1", "42"]
+    # A music_id of an unexpected shape is left out rather than guessed at.
+    for odd in ({"id": 1}, [1], 1.5, True):
+        rec = video_record(Video(id=1, music_id=odd), PLAN, DOWNLOADED)
+        assert [p.name for p in rec.identifier] == ["video_id"]
+
+
+def test_video_without_id_is_refused():
+    with pytest.raises(ValueError):
+        video_record(Video(id="\x00 "), PLAN, DOWNLOADED)
+
+
+# --- missing data is left out --------------------------------------------------------------
+
+
+def test_minimal_video_leaves_everything_else_out():
+    rec = encoded(video_record(Video(id=BIG_ID), PLAN, DOWNLOADED))
+    assert set(rec) == {"@type", "@context", "@id", "additionalType", "identifier", "isBasedOn"}
+    assert rec["@context"]["@language"] == "und-Latn"  # no text at all
+
+
+def test_empty_values_are_left_out():
+    video = Video(
+        id=1, video_description="\x00", voice_to_text="", hashtag_names=["", "\x00"],
+        video_mention_list=["", "@"], region_code=" ", username="",
+    )
+    rec = encoded(video_record(video, PLAN, DOWNLOADED))
+    for key in ("name", "text", "keywords", "mentions", "locationCreated", "author", "sameAs"):
+        assert key not in rec
+
+
+def test_partial_counts_only_present_ones():
+    rec = encoded(video_record(Video(id=1, like_count=0, view_count=None), PLAN, DOWNLOADED))
+    assert rec["interactionStatistic"] == [
+        {
+            "@type": "InteractionCounter",
+            "interactionType": "https://schema.org/LikeAction",
+            "userInteractionCount": 0,  # zero is data, not absence
+            "endTime": DOWNLOADED_ISO,
+        }
+    ]
+
+
+def test_duration_without_music_and_music_without_duration():
+    rec = encoded(video_record(Video(id=1, video_duration=75), PLAN, DOWNLOADED))
+    assert rec["associatedMedia"] == {"@type": "AudioObject", "duration": "PT1M15S"}
+    rec = encoded(video_record(Video(id=1, music_id=5), PLAN, DOWNLOADED))
+    assert rec["associatedMedia"] == {"@type": "AudioObject", "@id": "iCANDID_tiktok_music_5"}
+
+
+def test_plan_without_name():
+    plan = msgspec.structs.replace(PLAN, name="")
+    rec = encoded(video_record(Video(id=1), plan, DOWNLOADED))
+    assert "name" not in rec["isBasedOn"]["isPartOf"]
+
+
+# --- NUL characters ------------------------------------------------------------------------
+
+
+def test_nul_removed_from_every_text():
+    video = Video(
+        id=f"12\x0034",
+        video_description="a\x00b",
+        voice_to_text="\x00c",
+        username="us\x00er",
+        region_code="B\x00E",
+        hashtag_names=["t\x00ag"],
+        video_mention_list=["m\x00e"],
+        music_id="9\x009",
+    )
+    data = encode_records([video_record(video, PLAN, DOWNLOADED)])
+    assert b"\\u0000" not in data and b"\x00" not in data
+    rec = json.loads(data)[0]
+    assert rec["@id"] == "iCANDID_tiktok_1234"
+    assert (rec["name"], rec["text"], rec["keywords"]) == ("ab", "c", ["tag"])
+    assert rec["author"] == ref("user")
+    assert rec["mentions"] == [ref("me")]
+    assert rec["locationCreated"]["name"] == "BE"
+    assert rec["identifier"][1]["value"] == "99"
+
+
+def test_nul_removed_from_user_record():
+    info = UserInfo(
+        display_name="N\x00ame", bio_description="b\x00io", avatar_url="https://a/\x00x",
+        bio_url="https://b\x00.be",
+    )
+    data = encode_records([user_record("jo\x00hn", info, "ok", PLAN, DOWNLOADED)])
+    assert b"\\u0000" not in data
+    rec = json.loads(data)[0]
+    assert rec["@id"] == "iCANDID_tiktok_user_john"
+    assert (rec["name"], rec["description"]) == ("Name", "bio")
+    assert (rec["image"], rec["sameAs"]) == ("https://a/x", "https://b.be")
+
+
+# --- dates and durations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "iso"),
+    [
+        (0, "1970-01-01T00:00:00Z"),
+        (1717000000, "2024-05-29T16:26:40Z"),
+        (1717000000.9, "2024-05-29T16:26:40Z"),
+        (None, None),
+        (float("nan"), None),
+        (10**20, None),
+    ],
+)
+def test_unix_to_iso(seconds, iso):
+    assert unix_to_iso(seconds) == iso
+
+
+@pytest.mark.parametrize(
+    ("seconds", "iso"),
+    [
+        (0, "PT0S"),
+        (42, "PT42S"),
+        (60, "PT1M"),
+        (75, "PT1M15S"),
+        (3600, "PT1H"),
+        (3725, "PT1H2M5S"),
+        (42.5, "PT42.5S"),
+        (59.9999, "PT1M"),
+        (-1, None),
+        (None, None),
+        (float("inf"), None),
+    ],
+)
+def test_iso_duration(seconds, iso):
+    assert iso_duration(seconds) == iso
+
+
+def test_endtime_in_utc_from_any_timezone_and_naive():
+    brussels = datetime.timezone(datetime.timedelta(hours=2))
+    for moment in (
+        datetime.datetime(2024, 6, 10, 10, 30, 15, tzinfo=brussels),
+        datetime.datetime(2024, 6, 10, 8, 30, 15),  # naive is taken as UTC
+    ):
+        rec = video_record(Video(id=1, view_count=1), PLAN, moment)
+        assert rec.interactionStatistic[0].endTime == DOWNLOADED_ISO
+
+
+# --- script detection ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        ("Stem op 9 juni!", "Latn"),
+        ("Привет, мир", "Cyrl"),
+        ("مرحبا بالعالم #vote", "Arab"),
+        ("你好世界", "Hani"),
+        ("안녕하세요 世界", "Hang"),
+        ("こんにちは世界", "Jpan"),
+        ("カタカナ", "Jpan"),
+        ("สวัสดีครับ", "Thai"),
+        ("Καλημέρα", "Grek"),
+        ("שלום עולם", "Hebr"),
+        ("नमस्ते दुनिया", "Deva"),
+        ("大韓民國 만세", "Hang"),  # hanja outnumber hangul: still Korean
+        ("ＦＵＬＬＷＩＤＴＨ кот", "Latn"),  # styled letters count as the letters they are
+        ("𝐁𝐨𝐥𝐝𝐞𝐫 𝐛𝐢𝐨 мир", "Latn"),
+        ("Hi 你好世界", "Hani"),  # most letters win
+        ("🔥🔥 123 !!", "Latn"),
+        ("", "Latn"),
+        (None, "Latn"),
+    ],
+)
+def test_detect_script(text, script):
+    assert detect_script(text) == script
+
+
+def test_script_in_context_from_description_then_transcript():
+    rec = video_record(Video(id=1, video_description="Привет"), PLAN, DOWNLOADED)
+    assert rec.context.language == "und-Cyrl"
+    # No letters in the description (only emoji): the transcript decides.
+    rec = video_record(Video(id=1, video_description="🔥", voice_to_text="مرحبا"), PLAN, DOWNLOADED)
+    assert rec.context.language == "und-Arab"
+
+
+# --- user records ----------------------------------------------------------------------------
+
+
+def full_info() -> UserInfo:
+    return UserInfo(
+        display_name="Kiesraad",
+        bio_description="Officieel account",
+        avatar_url="https://p16/a.jpg",
+        is_verified=True, follower_count=1000, following_count=3, likes_count=25000,
+        video_count=14, bio_url="https://kiesraad.be",
+    )
+
+
+def test_user_record_every_field():
+    rec = encoded(user_record("kiesraad_be", full_info(), "ok", PLAN, DOWNLOADED))
+    assert rec["@type"] == "Person"
+    assert rec["@id"] == "iCANDID_tiktok_user_kiesraad_be"
+    assert rec["additionalType"] == "CreativeWork"
+    assert rec["@context"]["@language"] == "und-Latn"
+    assert rec["alternateName"] == "kiesraad_be"
+    assert rec["name"] == "Kiesraad"
+    assert rec["description"] == "Officieel account"
+    assert rec["image"] == "https://p16/a.jpg"
+    assert rec["url"] == "https://www.tiktok.com/@kiesraad_be"
+    assert rec["sameAs"] == "https://kiesraad.be"
+    assert rec["additionalProperty"] == [
+        {"@type": "PropertyValue", "name": "tiktok_account_status", "value": "ok"},
+        {"@type": "PropertyValue", "name": "verified", "value": True},
+    ]
+    on = {c["interactionType"]: c["userInteractionCount"] for c in rec["interactionStatistic"]}
+    by = {c["interactionType"]: c["userInteractionCount"] for c in rec["agentInteractionStatistic"]}
+    assert on == {"https://schema.org/FollowAction": 1000, "https://schema.org/LikeAction": 25000}
+    assert by == {"https://schema.org/FollowAction": 3, "https://schema.org/CreateAction": 14}
+    for c in rec["interactionStatistic"] + rec["agentInteractionStatistic"]:
+        assert c["endTime"] == DOWNLOADED_ISO
+    assert rec["isBasedOn"]["isPartOf"]["@id"] == PLAN.id
+
+
+def test_user_record_links_to_video_author():
+    video = encoded(video_record(full_video(), PLAN, DOWNLOADED))
+    user = encoded(user_record("kiesraad_be", full_info(), "ok", PLAN, DOWNLOADED))
+    assert video["author"]["@id"] == user["@id"]
+    assert video["author"]["url"] == user["url"]
+    user_struct = user_record("kiesraad_be", None, "private", PLAN, DOWNLOADED)
+    assert isinstance(user_struct, PersonRecord)
+    decoded = msgspec.json.decode(encode_records([user_struct]), type=list[PersonRecord])
+    assert decoded == [user_struct]
+
+
+@pytest.mark.parametrize("outcome", ["unknown", "private", "restricted"])
+def test_user_record_non_ok_outcome_holds_only_what_is_known(outcome):
+    rec = encoded(user_record("ghost", None, outcome, PLAN, DOWNLOADED))
+    assert set(rec) == {
+        "@type", "@id", "alternateName", "url", "additionalProperty",
+        "@context", "additionalType", "isBasedOn",
+    }
+    assert rec["additionalProperty"] == [
+        {"@type": "PropertyValue", "name": "tiktok_account_status", "value": outcome}
+    ]
+
+
+def test_user_record_partial_info_and_unverified():
+    info = UserInfo(display_name="Привет", is_verified=False, follower_count=0)
+    rec = encoded(user_record("@ivan", info, "ok", PLAN, DOWNLOADED))
+    assert rec["@id"] == "iCANDID_tiktok_user_ivan"
+    assert rec["@context"]["@language"] == "und-Cyrl"  # no bio: the display name decides
+    verified = {"@type": "PropertyValue", "name": "verified", "value": False}
+    assert verified in rec["additionalProperty"]
+    assert [c["userInteractionCount"] for c in rec["interactionStatistic"]] == [0]
+    for key in ("description", "image", "sameAs", "agentInteractionStatistic"):
+        assert key not in rec
+
+
+def test_user_record_rejects_bad_input():
+    with pytest.raises(ValueError):
+        user_record("someone", None, "banned", PLAN, DOWNLOADED)
+    with pytest.raises(ValueError):
+        user_record("@\x00", None, "unknown", PLAN, DOWNLOADED)
+
+
+# --- encoding --------------------------------------------------------------------------------
+
+
+def test_encode_records_is_one_utf8_array_and_deterministic():
+    records = [
+        video_record(Video(id=1, video_description="Ça va? 你好"), PLAN, DOWNLOADED),
+        user_record("ghost", None, "unknown", PLAN, DOWNLOADED),
+    ]
+    first = encode_records(records)
+    again = encode_records(
+        [
+            video_record(Video(id=1, video_description="Ça va? 你好"), PLAN, DOWNLOADED),
+            user_record("ghost", None, "unknown", PLAN, DOWNLOADED),
+        ]
+    )
+    assert first == again
+    assert first.startswith(b"[") and first.endswith(b"]")
+    assert "Ça va? 你好".encode() in first  # raw UTF-8, not \u escapes
+    assert [r["@type"] for r in json.loads(first)] == ["Message", "Person"]
+    assert encode_records([]) == b"[]"
+
+
+# --- properties over arbitrary API objects ---------------------------------------------------
+
+_text = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+_count = st.one_of(st.none(), st.integers(min_value=0, max_value=2**63 - 1))
+_videos = st.builds(
+    Video,
+    id=st.one_of(
+        st.integers(min_value=1, max_value=2**64 - 1),
+        st.integers(min_value=1, max_value=2**64 - 1).map(str),
+    ),
+    video_description=_text,
+    voice_to_text=_text,
+    username=_text,
+    region_code=_text,
+    create_time=st.one_of(st.none(), st.integers(min_value=0, max_value=4_000_000_000)),
+    view_count=_count,
+    like_count=_count,
+    share_count=_count,
+    comment_count=_count,
+    favorites_count=_count,
+    music_id=st.one_of(st.none(), st.integers(min_value=0, max_value=2**64 - 1), _text),
+    hashtag_names=st.one_of(st.none(), st.lists(st.text())),
+    video_mention_list=st.one_of(st.none(), st.lists(st.text())),
+    video_duration=st.one_of(st.none(), st.integers(0, 10**6), st.floats(allow_nan=True)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_videos)
+def test_any_video_encodes_without_null_or_nul_and_keeps_its_id(video):
+    rec = video_record(video, PLAN, DOWNLOADED)
+    data = encode_records([rec])
+    assert data == encode_records([video_record(video, PLAN, DOWNLOADED)])
+    assert b"\\u0000" not in data
+    doc = json.loads(data)[0]
+    assert all(value is not None for value in walk(doc))
+    assert all(value not in ("", [], {}) for value in walk(doc))
+    expected_id = str(video.id).replace("\x00", "").strip()
+    assert doc["@id"] == f"iCANDID_tiktok_{expected_id}"
+    assert doc["identifier"][0]["value"] == expected_id
+
+
+_infos = st.builds(
+    UserInfo,
+    display_name=_text,
+    bio_description=_text,
+    avatar_url=_text,
+    bio_url=_text,
+    is_verified=st.one_of(st.none(), st.booleans()),
+    follower_count=_count,
+    following_count=_count,
+    likes_count=_count,
+    video_count=_count,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(min_size=1).filter(token),  # a username that is not only spaces, NULs and @
+    st.one_of(st.none(), _infos),
+    st.sampled_from(["ok", "unknown", "private", "restricted"]),
+)
+def test_any_user_encodes_without_null_or_nul(username, info, outcome):
+    data = encode_records([user_record(username, info, outcome, PLAN, DOWNLOADED)])
+    assert b"\\u0000" not in data
+    doc = json.loads(data)[0]
+    assert all(value is not None for value in walk(doc))
+    assert all(value not in ("", [], {}) for value in walk(doc))

@@ -1,0 +1,1 @@
+"""The harvesting fleet: broker, actors, TikTok client, quota, storage, progress, metrics."""

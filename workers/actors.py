@@ -1,0 +1,86 @@
+"""The Dramatiq actors: thin glue from a queue message to its handler.
+
+Each actor decodes its typed payload, runs the handler with the per-process resources, and
+parks the message when the credential's quota is spent (re-sent with a delay until the bucket
+reopens, the original acknowledged): waiting burns no retries and survives restarts.
+"""
+
+import random
+
+import dramatiq
+import msgspec
+import structlog
+from dramatiq.middleware import CurrentMessage
+
+from schemas.messages import PageTask, SubmitHarvest, UserTask
+from workers import messages
+from workers.context import get_context
+from workers.errors import QuotaWait
+from workers.pages import handle_page
+from workers.users import handle_user
+
+log = structlog.get_logger(__name__)
+
+# Spread the wake-up of parked messages a little, so they do not all hit Redis at once.
+PARK_JITTER_S = 10.0
+MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
+
+
+def _current():
+    message = CurrentMessage.get_current_message()
+    return message, message.message_id, message.options.get("retries", 0)
+
+
+def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
+    ctx.store.park(harvest_id, unit)
+    delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, PARK_JITTER_S))
+    # The same message (same id, so it keeps its lease) comes back when the bucket reopens.
+    ctx.broker.enqueue(message.copy(), delay=int(delay_s * 1000))
+    log.info("parked_for_quota", harvest=harvest_id, unit=unit, wait_s=round(delay_s))
+
+
+def fetch_page(payload: dict) -> None:
+    task = msgspec.convert(payload, PageTask)
+    message, message_id, retries = _current()
+    ctx = get_context()
+    with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
+        try:
+            handle_page(ctx, task, message_id, retries)
+        except QuotaWait as wait:
+            _park(ctx, task.harvest_id, task.unit, message, wait)
+
+
+def fetch_user(payload: dict) -> None:
+    task = msgspec.convert(payload, UserTask)
+    message, message_id, _ = _current()
+    ctx = get_context()
+    with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
+        try:
+            handle_user(ctx, task, message_id)
+        except QuotaWait as wait:
+            _park(ctx, task.harvest_id, task.unit, message, wait)
+
+
+def submit_harvest(payload: dict) -> None:
+    """Intake for other iCANDID services: the same validation and planning as the CLI."""
+    from producers.submit import SpecRefused, submit_spec
+
+    request = msgspec.convert(payload, SubmitHarvest)
+    ctx = get_context()
+    try:
+        submit_spec(request.spec, ctx.settings, ctx.broker, redis=ctx.redis)
+    except SpecRefused as refused:
+        from workers.errors import PermanentError
+
+        raise PermanentError(f"spec refused: {refused}") from None
+
+
+def declare(broker: dramatiq.Broker) -> None:
+    """Declare the actors on `broker` (once per broker)."""
+    for fn, queue_name, actor_name in (
+        (fetch_page, messages.PAGES_QUEUE, messages.PAGE_ACTOR),
+        (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR),
+        (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
+    ):
+        if actor_name not in broker.actors:
+            dramatiq.actor(fn, actor_name=actor_name, queue_name=queue_name, broker=broker)

@@ -1,0 +1,99 @@
+"""The broker factory: Redis connection, recovery timing and the middleware pipeline."""
+
+import os
+import threading
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage, ShutdownNotifications, TimeLimit
+
+from workers.config import Settings
+from workers.middleware.dead_letters import DeadLetters
+from workers.middleware.resources import WorkerResources
+from workers.middleware.retry_policy import retries
+from workers.middleware.sweeper import FleetSweeper
+
+
+class HarvestBroker(RedisBroker):
+    """Dramatiq's Redis broker, plus a way to force its maintenance pass (which hands a dead
+    worker's unacknowledged messages back to the queue) instead of leaving it to chance."""
+
+    _forced = threading.local()
+
+    def _should_do_maintenance(self, command: str) -> int:
+        if getattr(self._forced, "on", False):
+            return 1
+        return super()._should_do_maintenance(command)
+
+    def sweep(self, queue_name: str) -> None:
+        """Heartbeat for this process, and requeue messages held by dead workers."""
+        self._forced.on = True
+        try:
+            self.do_qsize(queue_name)
+        finally:
+            self._forced.on = False
+
+
+def redis_client(settings: Settings, *, client_name: str = "tiktok-harvest") -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=30,
+        retry_on_timeout=True,
+        client_name=client_name,
+    )
+
+
+def build_broker(
+    settings: Settings, *, client: redis.Redis | None = None, for_workers: bool = True
+) -> HarvestBroker:
+    """The fleet's broker. Producers (which only enqueue) pass for_workers=False and get no
+    middleware: retries, resources and metrics only make sense where messages are processed."""
+    middleware = [
+        # Dramatiq's own. CurrentMessage lets a handler see its message (id, retries);
+        # the time limit stops a handler stuck far longer than any API call may take.
+        CurrentMessage(),
+        TimeLimit(time_limit=15 * 60 * 1000),
+        ShutdownNotifications(),
+        # Failure handling. Retries must precede DeadLetters: it decides that a message has
+        # failed for good, DeadLetters records why.
+        retries(),
+        DeadLetters(),
+        # Per-process resources (Redis pool, HTTP client, token cache) and the sweeper thread
+        # that keeps this process's heartbeat and recovers dead workers' messages.
+        WorkerResources(settings),
+        FleetSweeper(interval_s=settings.sweep_interval_s),
+    ]
+    if not for_workers:
+        middleware = []
+    elif settings.metrics_port:
+        from dramatiq.middleware.prometheus import Prometheus
+
+        from workers.middleware.metrics import HarvestMetrics
+
+        os.environ.setdefault("dramatiq_prom_port", str(settings.metrics_port))
+        os.environ.setdefault("dramatiq_prom_db", f"/tmp/tiktok-harvest-prometheus-{settings.metrics_port}")
+        # Prometheus switches prometheus_client to multi-process mode: it must come first.
+        middleware[:0] = [Prometheus(), HarvestMetrics()]
+    broker = HarvestBroker(
+        client=client or redis_client(settings),
+        namespace=settings.namespace,
+        middleware=middleware,
+        heartbeat_timeout=int(settings.dead_worker_after_s * 1000),
+        # Kept until an operator replays or drops them; our own dead-letter record has no TTL.
+        dead_message_ttl=30 * 86400 * 1000,
+    )
+    return broker
+
+
+def install_broker(settings: Settings, *, client: redis.Redis | None = None) -> HarvestBroker:
+    """Build the broker, make it Dramatiq's global one and declare the actors on it."""
+    broker = build_broker(settings, client=client)
+    dramatiq.set_broker(broker)
+    from workers import actors
+
+    actors.declare(broker)
+    return broker

@@ -1,0 +1,60 @@
+"""Settings from the environment (containers first; the CLI overrides with flags)."""
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    api_base_url: str = field(
+        default_factory=lambda: _env("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com")
+    )
+    data_dir: Path = field(default_factory=lambda: Path(_env("HARVEST_DATA_DIR", "./data")))
+    credentials_file: Path = field(
+        default_factory=lambda: Path(_env("HARVEST_CREDENTIALS_FILE", "./credentials.toml"))
+    )
+    # Prefix of every Redis key (ours and Dramatiq's), so several fleets or test runs can
+    # share one Redis without seeing each other.
+    namespace: str = field(default_factory=lambda: _env("HARVEST_NAMESPACE", "tiktok-harvest"))
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO").upper())
+    # Videos asked per page: TikTok's maximum, since requests are the scarce resource.
+    max_count: int = field(default_factory=lambda: int(_env("HARVEST_MAX_COUNT", "100")))
+    # Seconds of silence after which a worker counts as dead and its messages go back to
+    # the queue (Dramatiq's heartbeat timeout); recovery takes this plus one sweep interval.
+    dead_worker_after_s: float = field(
+        default_factory=lambda: float(_env("HARVEST_DEAD_WORKER_AFTER_S", "15"))
+    )
+    sweep_interval_s: float = field(
+        default_factory=lambda: float(_env("HARVEST_SWEEP_INTERVAL_S", "5"))
+    )
+    metrics_port: int = field(default_factory=lambda: int(_env("HARVEST_METRICS_PORT", "9191")))
+    # Optional shift of the clock the quota bucket reads (Redis TIME + offset). Only tests and
+    # rehearsals set it, to cross a UTC midnight without waiting for one.
+    quota_clock_offset_s: float = field(
+        default_factory=lambda: float(_env("HARVEST_QUOTA_CLOCK_OFFSET_S", "0"))
+    )
+
+    def with_overrides(self, **values) -> "Settings":
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def set_settings(settings: Settings) -> None:
+    global _current
+    _current = settings

@@ -1,0 +1,75 @@
+"""The resources a worker process uses, created once per process (not per message)."""
+
+from dataclasses import dataclass
+
+import dramatiq
+import httpx
+import redis as redis_lib
+
+from workers.client import TikTokClient, make_http_client
+from workers.config import Settings, get_settings
+from workers.credentials import CredentialStore
+from workers.keys import Keys
+from workers.progress import HarvestStore
+from workers.quota import QuotaBucket
+from workers.storage import Storage
+from workers.tokens import TokenCache
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    redis: redis_lib.Redis
+    keys: Keys
+    store: HarvestStore
+    quota: QuotaBucket
+    tokens: TokenCache
+    client: TikTokClient
+    http: httpx.Client
+    storage: Storage
+    credentials: CredentialStore
+    broker: dramatiq.Broker
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def build_context(
+    settings: Settings,
+    broker: dramatiq.Broker,
+    *,
+    redis: redis_lib.Redis | None = None,
+    http: httpx.Client | None = None,
+) -> WorkerContext:
+    redis = redis if redis is not None else broker.client
+    keys = Keys(settings.namespace)
+    http = http or make_http_client(settings.api_base_url)
+    client = TikTokClient(http)
+    return WorkerContext(
+        settings=settings,
+        redis=redis,
+        keys=keys,
+        store=HarvestStore(redis, keys),
+        quota=QuotaBucket(redis, keys, clock_offset_s=settings.quota_clock_offset_s),
+        tokens=TokenCache(redis, keys, client.request_token),
+        client=client,
+        http=http,
+        storage=Storage(settings.data_dir),
+        credentials=CredentialStore(settings.credentials_file),
+        broker=broker,
+    )
+
+
+_context: WorkerContext | None = None
+
+
+def get_context() -> WorkerContext:
+    global _context
+    if _context is None:
+        _context = build_context(get_settings(), dramatiq.get_broker())
+    return _context
+
+
+def set_context(context: WorkerContext | None) -> None:
+    global _context
+    _context = context

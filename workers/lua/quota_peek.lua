@@ -1,0 +1,12 @@
+-- Read a bucket as of now (a stale day reads as a fresh one). KEYS[1] bucket hash.
+-- ARGV: clock_offset_s. Returns {requests_used, records_used, ms_until_reset, spent_ms_left}.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[1])
+local day = math.floor(now / 86400)
+local b = redis.call('HMGET', KEYS[1], 'day', 'requests', 'records', 'spent_until')
+local requests, records = tonumber(b[2]) or 0, tonumber(b[3]) or 0
+if tonumber(b[1]) ~= day then
+  requests, records = 0, 0
+end
+local spent_left = math.max(0, math.ceil(((tonumber(b[4]) or 0) - now) * 1000))
+return {requests, records, math.ceil(((day + 1) * 86400 - now) * 1000), spent_left}

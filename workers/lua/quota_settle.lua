@@ -1,0 +1,21 @@
+-- Give back the records a call reserved but did not use. Safe to repeat: the reservation is
+-- removed, so a second settle of the same unit refunds nothing.
+-- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix
+-- ARGV: unit, used_records, clock_offset_s
+-- Returns the number of records refunded.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[3])
+local day = math.floor(now / 86400)
+local resv = KEYS[2] .. ':' .. day
+local reserved = tonumber(redis.call('HGET', resv, ARGV[1]))
+if not reserved then
+  return 0
+end
+redis.call('HDEL', resv, ARGV[1])
+local refund = reserved - tonumber(ARGV[2])
+-- A reservation made before midnight belongs to a day whose counters are gone.
+if refund <= 0 or tonumber(redis.call('HGET', KEYS[1], 'day')) ~= day then
+  return 0
+end
+redis.call('HINCRBY', KEYS[1], 'records', -refund)
+return refund

@@ -1,0 +1,34 @@
+-- Mark a logical unit (page or user) complete, count it once, and close the harvest when
+-- nothing is left. Safe to repeat.
+-- KEYS: done, stats, windows, users_requested, users_done, meta, parked
+-- ARGV: unit, kind ('page'|'user'), records, window, window_ended ('1'|'0'), username, outcome, now
+local unit, kind = ARGV[1], ARGV[2]
+if redis.call('SADD', KEYS[1], unit) == 1 then
+  if kind == 'page' then
+    redis.call('HINCRBY', KEYS[2], 'pages', 1)
+    redis.call('HINCRBY', KEYS[2], 'records', tonumber(ARGV[3]))
+    if ARGV[5] == '1' and redis.call('HGET', KEYS[3], ARGV[4]) == 'open' then
+      redis.call('HSET', KEYS[3], ARGV[4], 'done')
+    end
+  else
+    redis.call('HSET', KEYS[5], ARGV[6], ARGV[7])
+    redis.call('HINCRBY', KEYS[2], 'users_' .. ARGV[7], 1)
+  end
+end
+redis.call('SREM', KEYS[7], unit)
+
+if redis.call('HEXISTS', KEYS[6], 'finished_at') == 1 then
+  return 0
+end
+local states = redis.call('HVALS', KEYS[3])
+for i = 1, #states do
+  if states[i] == 'open' then
+    return 0
+  end
+end
+-- Every page that asked for a user has finished, so every asked user is in the set.
+if redis.call('SCARD', KEYS[4]) > redis.call('HLEN', KEYS[5]) then
+  return 0
+end
+redis.call('HSET', KEYS[6], 'finished_at', ARGV[8])
+return 1

@@ -1,0 +1,34 @@
+"""Queue and actor names, and the one way to build each message, for producers and workers.
+
+Payloads are msgspec structs turned into plain dicts; the message itself is Dramatiq's.
+"""
+
+import dramatiq
+import msgspec
+
+from schemas.messages import PageTask, SubmitHarvest, UserTask
+
+PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
+USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
+INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
+
+ROUTES = {
+    PageTask: (PAGES_QUEUE, PAGE_ACTOR),
+    UserTask: (USERS_QUEUE, USER_ACTOR),
+    SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
+}
+
+
+def build(task) -> dramatiq.Message:
+    queue_name, actor_name = ROUTES[type(task)]
+    return dramatiq.Message(
+        queue_name=queue_name,
+        actor_name=actor_name,
+        args=(msgspec.to_builtins(task),),
+        kwargs={},
+        options={},
+    )
+
+
+def send(broker: dramatiq.Broker, task, *, delay_ms: int | None = None) -> dramatiq.Message:
+    return broker.enqueue(build(task), delay=delay_ms)

@@ -1,0 +1,148 @@
+"""A page's journey, top to bottom: one page of one window's video search.
+
+  skip if done or its window was replaced → lease → fetch (or reuse the stored body) →
+  store raw page → claim and store records → follow-ups (authors, next cursor) → done.
+
+Every step is safe to repeat after a crash at any line: names are derived from the logical
+page, the stored body is reused instead of a new call, claims are per page, and follow-up
+duplicates are dropped by the lease on the page they name.
+"""
+
+import datetime as dt
+
+import structlog
+
+from schemas.api import VideoPage, VideoQueryBody
+from schemas.messages import PageTask, UserTask
+from schemas.spec import HarvestPlan
+from workers import messages, windows
+from workers.calls import paid_call, quota_unit
+from workers.client import decode_video_page
+from workers.context import WorkerContext
+from workers.errors import PermanentError, SearchExpired, TransientError
+from workers.progress import OPEN, RESTARTED, SPLIT
+from workers.records import encode_records, video_record
+from workers.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+# Failed attempts (Dramatiq retries) on one page before its window is split / restarted.
+SPLIT_AFTER_RETRIES = 3
+RESTART_AFTER_RETRIES = 3
+MAX_RESTARTS = 5
+
+
+def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: int) -> None:
+    store, storage = ctx.store, ctx.storage
+    plan = store.plan(task.harvest_id)
+    if plan is None:
+        raise PermanentError(f"unknown harvest {task.harvest_id}")
+    unit = task.unit
+    if store.is_done(plan.id, unit):
+        return  # already stored: acknowledged without a new API call
+    window_state = store.window_state(plan.id, task.window)
+    if window_state != OPEN:
+        if window_state is None:
+            log.error("page_for_unknown_window", harvest=plan.id, window=task.window)
+        return  # the window was split or restarted: this chain has ended
+    if not store.take_lease(plan.id, unit, message_id):
+        return  # a duplicate: the message holding the lease will do this page
+
+    name = Storage.page_name(task.window, task.page)
+    # A body stored by an earlier attempt is reused: no second API call, and the same
+    # videos the first attempt may already have claimed.
+    raw = storage.read_raw(plan, name) if store.is_fetched(plan.id, unit) else None
+    if raw is None:
+        try:
+            page, raw = fetch(ctx, plan, task)
+        except TransientError as error:
+            if replace_failing_window(ctx, plan, task, error, retries):
+                return
+            raise
+        path = storage.write_raw(plan, name, raw)
+        store.mark_fetched(plan.id, unit)
+    else:
+        page = decode_video_page(raw)
+        path = storage.source_dir(plan) / name
+    ctx.quota.settle(plan.credential, quota_unit(plan, unit), len(page.videos))
+    downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+
+    records = store_records(ctx, plan, task, page, downloaded_at)
+    if "users" in plan.collect:
+        request_authors(ctx, plan, page)
+    ended = not page.has_more
+    if not ended:
+        messages.send(ctx.broker, next_page(task, page, ctx.settings.max_count))
+    if store.page_done(plan.id, unit, task.window, records, window_ended=ended):
+        log.info("harvest_done", harvest=plan.id)
+
+
+def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoPage, bytes]:
+    start, end = windows.bounds(task.window)
+
+    def call(token: str, max_count: int):
+        body = VideoQueryBody(
+            query=plan.query, start_date=start, end_date=end, max_count=max_count,
+            cursor=task.cursor if task.page else None, search_id=task.search_id,
+        )
+        return ctx.client.query_videos(token, body)
+
+    return paid_call(ctx, plan, task.unit, ctx.settings.max_count, call)
+
+
+def store_records(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, page: VideoPage, downloaded_at) -> int:
+    """Writes the records this page owns; returns how many."""
+    ids = [str(video.id) for video in page.videos]
+    owned = ctx.store.claim(plan.id, task.unit, ids)
+    mine, seen = [], set()
+    for video, is_mine in zip(page.videos, owned):
+        # TikTok can repeat a video on one page too: keep its first appearance.
+        if is_mine and str(video.id) not in seen:
+            seen.add(str(video.id))
+            mine.append(video_record(video, plan, downloaded_at))
+    if mine:
+        ctx.storage.write_records(plan, Storage.page_name(task.window, task.page), encode_records(mine))
+    return len(mine)
+
+
+def request_authors(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> None:
+    """One profile request per author per harvest, fanned out beside the page chains.
+    Sent before they are marked requested, so a crash in between only duplicates a message."""
+    authors = sorted({video.username for video in page.videos if video.username})
+    new = ctx.store.users_not_requested(plan.id, authors)
+    for username in new:
+        messages.send(ctx.broker, UserTask(harvest_id=plan.id, username=username))
+    ctx.store.mark_users_requested(plan.id, new)
+
+
+def next_page(task: PageTask, page: VideoPage, max_count: int) -> PageTask:
+    # The cursor must move forward, or a confused answer would loop forever.
+    cursor = page.cursor if page.cursor is not None and page.cursor > task.cursor else task.cursor + max_count
+    search_id = str(page.search_id) if page.search_id is not None else task.search_id
+    return PageTask(harvest_id=task.harvest_id, window=task.window, page=task.page + 1,
+                    cursor=cursor, search_id=search_id)
+
+
+def replace_failing_window(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, error: TransientError, retries: int) -> bool:
+    """A window that keeps failing is split in two (server errors) or searched afresh (stale
+    search ids). Returns True when the window was replaced and this page's chain has ended."""
+    if isinstance(error, SearchExpired) and retries >= RESTART_AFTER_RETRIES:
+        if task.window.count(".r") and int(task.window.rsplit(".r", 1)[1]) >= MAX_RESTARTS:
+            return False
+        replacement, status = [windows.restarted(task.window)], RESTARTED
+    elif error.server_side and retries >= SPLIT_AFTER_RETRIES:
+        halves = windows.split(task.window)
+        if halves is None:
+            return False  # a single day: keep retrying, then dead-letter
+        replacement, status = halves, SPLIT
+    else:
+        return False
+    # Register, enqueue, then close: a crash anywhere in between leaves this window open, so
+    # this page comes back and does it again (duplicate first pages are dropped by their lease).
+    ctx.store.open_windows(plan.id, replacement)
+    for window in replacement:
+        messages.send(ctx.broker, PageTask(harvest_id=plan.id, window=window, page=0))
+    ctx.store.close_window(plan.id, task.window, status)
+    log.warning("window_replaced", harvest=plan.id, window=task.window, status=status,
+                by=replacement, reason=str(error))
+    return True

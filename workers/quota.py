@@ -1,0 +1,82 @@
+"""The credential's daily budget, shared by the whole fleet.
+
+One Lua script per operation checks and changes the bucket atomically, with Redis `TIME` as
+the clock, so every process on every host sees one budget that resets at 00:00 UTC. A call
+reserves up to `max_count` records before it goes out and `settle` refunds what the page did
+not use; reservations are keyed by the logical unit, so a redelivered unit settles whatever
+its crashed attempt reserved.
+"""
+
+from dataclasses import dataclass
+
+from schemas.credentials import Credential
+from workers import lua
+from workers.keys import Keys
+
+# TikTok may go on answering 429 a little past midnight; wait this much longer.
+RESET_MARGIN_S = 120
+
+
+@dataclass(frozen=True)
+class Grant:
+    granted: bool
+    records: int  # records granted (the max_count to ask for)
+    wait_s: float  # when not granted: how long until the bucket can serve again
+    requests_left: int
+    records_left: int
+
+
+@dataclass(frozen=True)
+class BucketView:
+    requests_used: int
+    records_used: int
+    requests_left: int
+    records_left: int
+    reset_in_s: float
+    spent_for_s: float
+
+
+class QuotaBucket:
+    def __init__(self, redis, keys: Keys, *, clock_offset_s: float = 0.0):
+        self._redis = redis
+        self._keys = keys
+        self._offset = str(clock_offset_s)
+        self._take = lua.register(redis, "quota_take")
+        self._settle = lua.register(redis, "quota_settle")
+        self._mark_spent = lua.register(redis, "quota_mark_spent")
+        self._peek = lua.register(redis, "quota_peek")
+
+    def _bucket_keys(self, credential: str) -> list[str]:
+        return [self._keys.quota(credential), f"{self._keys.quota(credential)}:resv"]
+
+    def take(self, credential: str, limits: Credential, unit: str, want_records: int) -> Grant:
+        ok, amount, requests_left, records_left = self._take(
+            keys=self._bucket_keys(credential),
+            args=[limits.daily_requests, limits.daily_records, want_records, unit, self._offset],
+        )
+        if ok:
+            return Grant(True, int(amount), 0.0, int(requests_left), int(records_left))
+        return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left))
+
+    def settle(self, credential: str, unit: str, used_records: int) -> int:
+        return int(
+            self._settle(keys=self._bucket_keys(credential), args=[unit, used_records, self._offset])
+        )
+
+    def mark_spent(self, credential: str, margin_s: float = RESET_MARGIN_S) -> float:
+        """The API says the day's quota is gone: stop the fleet asking until after midnight."""
+        ms = self._mark_spent(keys=[self._keys.quota(credential)], args=[self._offset, margin_s])
+        return int(ms) / 1000
+
+    def peek(self, credential: str, limits: Credential) -> BucketView:
+        requests, records, reset_ms, spent_ms = self._peek(
+            keys=[self._keys.quota(credential)], args=[self._offset]
+        )
+        return BucketView(
+            requests_used=int(requests),
+            records_used=int(records),
+            requests_left=max(0, limits.daily_requests - int(requests)),
+            records_left=max(0, limits.daily_records - int(records)),
+            reset_in_s=int(reset_ms) / 1000,
+            spent_for_s=int(spent_ms) / 1000,
+        )
