@@ -66,20 +66,22 @@ class Child:
         return self.process.poll() is None
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if not self.alive():
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        except ProcessLookupError:
-            pass
+        """SIGTERM to the leader only (a Dramatiq master passes it on to its workers; a second
+        one straight from us would make them hard-kill themselves), SIGKILL to the group
+        when it does not finish in time."""
+        if self.alive():
+            try:
+                self.process.send_signal(signal.SIGTERM)
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
 
     def kill(self) -> None:
+        """SIGKILL the whole group (leader and whatever it started)."""
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
         self.process.wait(10)
 

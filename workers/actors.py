@@ -13,7 +13,7 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from schemas.messages import PageTask, SubmitHarvest, UserTask
-from workers import messages
+from workers import messages, metrics
 from workers.context import get_context
 from workers.errors import QuotaWait
 from workers.pages import handle_page
@@ -33,6 +33,7 @@ def _current():
 
 def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
     ctx.store.park(harvest_id, unit)
+    metrics.quota_wait(ctx.store.plan(harvest_id).credential)
     delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, PARK_JITTER_S))
     # The same message (same id, so it keeps its lease) comes back when the bucket reopens.
     ctx.broker.enqueue(message.copy(), delay=int(delay_s * 1000))

@@ -26,11 +26,12 @@ class HarvestBroker(RedisBroker):
             return 1
         return super()._should_do_maintenance(command)
 
-    def sweep(self, queue_name: str) -> None:
-        """Heartbeat for this process, and requeue messages held by dead workers."""
+    def sweep(self, queue_name: str) -> int:
+        """Heartbeat for this process, and requeue messages held by dead workers.
+        Returns the queue's size (waiting, delayed and in flight)."""
         self._forced.on = True
         try:
-            self.do_qsize(queue_name)
+            return int(self.do_qsize(queue_name))
         finally:
             self._forced.on = False
 

@@ -4,11 +4,13 @@ Shared by every actor: take quota (or wait), get the fleet's token, call, resend
 invalid token, give back unused records, and turn repeated 429s into a spent credential.
 """
 
+import time
 from typing import Callable, TypeVar
 
 import structlog
 
 from schemas.spec import HarvestPlan
+from workers import metrics
 from workers.context import WorkerContext
 from workers.errors import ApiError, QuotaWait, RateLimited, TokenInvalid
 
@@ -28,7 +30,8 @@ def quota_unit(plan: HarvestPlan, unit: str) -> str:
 
 
 def paid_call(
-    ctx: WorkerContext, plan: HarvestPlan, unit: str, want_records: int, call: Callable[[str, int], T]
+    ctx: WorkerContext, plan: HarvestPlan, unit: str, want_records: int, call: Callable[[str, int], T],
+    *, endpoint: str,
 ) -> T:
     """Run `call(token, max_count)` once quota is granted. Raises QuotaWait when the bucket is
     empty (or TikTok keeps saying 429) and ApiError for everything the caller must handle."""
@@ -37,25 +40,26 @@ def paid_call(
     token = ctx.tokens.get(plan.credential, credential)
     for attempt in (1, 2):
         grant = ctx.quota.take(plan.credential, credential, reservation, want_records)
+        metrics.quota_left(plan.credential, grant.requests_left, grant.records_left)
         if not grant.granted:
             raise QuotaWait(grant.wait_s)
         ctx.store.unpark(plan.id, unit)
         ctx.store.count(plan.id, "requests")
+        began = time.perf_counter()
         try:
             result = call(token, grant.records)
-        except TokenInvalid:
-            ctx.tokens.invalidate(plan.credential, credential, token)
-            token = ctx.tokens.get(plan.credential, credential)
-            if attempt == 2:
-                raise
-            continue  # the resend is a request of its own, paid for again
-        except RateLimited:
+        except ApiError as error:
+            metrics.api_request(plan.credential, endpoint, type(error).__name__, time.perf_counter() - began)
             ctx.quota.settle(plan.credential, reservation, 0)
-            raise QuotaWait(_throttled(ctx, plan))
-        except ApiError:
-            ctx.quota.settle(plan.credential, reservation, 0)
+            if isinstance(error, TokenInvalid) and attempt == 1:
+                ctx.tokens.invalidate(plan.credential, credential, token)
+                token = ctx.tokens.get(plan.credential, credential)
+                continue  # the resend is a request of its own, paid for again
+            if isinstance(error, RateLimited):
+                raise QuotaWait(_throttled(ctx, plan)) from None
             ctx.store.count(plan.id, "errors")
             raise
+        metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)
         ctx.redis.delete(_throttle_key(ctx, plan))
         return result
     raise AssertionError("unreachable")

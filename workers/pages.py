@@ -15,7 +15,7 @@ import structlog
 from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import PageTask, UserTask
 from schemas.spec import HarvestPlan
-from workers import messages, windows
+from workers import messages, metrics, windows
 from workers.calls import paid_call, quota_unit
 from workers.client import decode_video_page
 from workers.context import WorkerContext
@@ -73,6 +73,7 @@ def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: in
     ended = not page.has_more
     if not ended:
         messages.send(ctx.broker, next_page(task, page, ctx.settings.max_count))
+    metrics.page_stored(plan.project, records)
     if store.page_done(plan.id, unit, task.window, records, window_ended=ended):
         log.info("harvest_done", harvest=plan.id)
 
@@ -87,7 +88,7 @@ def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoP
         )
         return ctx.client.query_videos(token, body)
 
-    return paid_call(ctx, plan, task.unit, ctx.settings.max_count, call)
+    return paid_call(ctx, plan, task.unit, ctx.settings.max_count, call, endpoint="video_query")
 
 
 def store_records(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, page: VideoPage, downloaded_at) -> int:

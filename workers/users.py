@@ -5,6 +5,7 @@ answers, recorded as such, not errors."""
 import datetime as dt
 
 from schemas.messages import UserTask
+from workers import metrics
 from workers.calls import paid_call, quota_unit
 from workers.client import decode_user_body
 from workers.context import WorkerContext
@@ -26,7 +27,8 @@ def handle_user(ctx: WorkerContext, task: UserTask, message_id: str) -> None:
     raw = storage.read_raw(plan, name) if store.is_fetched(plan.id, unit) else None
     if raw is None:
         outcome, info, raw = paid_call(
-            ctx, plan, unit, 1, lambda token, _: ctx.client.user_info(token, task.username)
+            ctx, plan, unit, 1, lambda token, _: ctx.client.user_info(token, task.username),
+            endpoint="user_info",
         )
         path = storage.write_raw(plan, name, raw)
         store.mark_fetched(plan.id, unit)
@@ -37,4 +39,5 @@ def handle_user(ctx: WorkerContext, task: UserTask, message_id: str) -> None:
     downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
     record = user_record(task.username, info, outcome, plan, downloaded_at)
     storage.write_records(plan, name, encode_records([record]))
+    metrics.user_answered(plan.project, outcome)
     store.user_done(plan.id, unit, task.username, outcome)

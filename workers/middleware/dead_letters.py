@@ -11,6 +11,7 @@ import msgspec
 import structlog
 from dramatiq import Middleware
 
+from workers import metrics
 from workers.context import get_context
 
 log = structlog.get_logger(__name__)
@@ -46,6 +47,7 @@ class DeadLetters(Middleware):
         )
         context = get_context()
         record(context.redis, context.keys, letter)
+        metrics.dead_letter(message.actor_name)
         log.error("dead_letter", harvest=harvest_id, actor=message.actor_name, reason=letter.reason)
 
 

@@ -13,6 +13,8 @@ import structlog
 from dramatiq import Middleware
 from dramatiq.common import dq_name
 
+from workers import metrics
+
 log = structlog.get_logger(__name__)
 
 
@@ -34,7 +36,8 @@ class FleetSweeper(Middleware):
         while not self._stop.wait(self.interval_s):
             for queue_name in sorted(broker.get_declared_queues()):
                 try:
-                    broker.sweep(queue_name)
+                    # qsize counts a queue with its delay queue (and what is in flight).
+                    metrics.queue_depth(queue_name, broker.sweep(queue_name))
                     broker.sweep(dq_name(queue_name))
                 except Exception as error:  # Redis away for a moment: try again next round
                     log.warning("sweep_failed", queue=queue_name, error=type(error).__name__)

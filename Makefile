@@ -1,0 +1,34 @@
+# Everything a fresh machine needs is installed by these targets (Python 3.11+ and pip given).
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(VENV)/.installed tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# promtool checks the Prometheus config and alert rules in the tests; redis-server is
+# needed by the demo when no Redis answers.
+tools:
+	@command -v promtool >/dev/null && command -v redis-server >/dev/null || ops/install-tools.sh
+
+demo: setup
+	$(BIN)/tiktok-harvest demo
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not integration"
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) demo-data .pytest_cache

@@ -1,0 +1,86 @@
+"""Waiting for a harvest and checking what it stored against the simulator's ground truth."""
+
+import collections
+import json
+import time
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from schemas.spec import HarvestPlan
+from workers.keys import Keys
+from workers.progress import HarvestStore
+from workers.storage import Storage
+
+
+def wait_for_state(store: HarvestStore, harvest_id: str, states=("done", "failed"), timeout_s: float = 300,
+                   fleets=()):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = store.status(harvest_id)
+        if status and status.state in states:
+            return status
+        if status and status.state == "waiting_for_quota" and "waiting_for_quota" not in states:
+            raise AssertionError(f"harvest unexpectedly waits for quota: {status}")
+        for fleet in fleets:
+            assert fleet.child.alive(), f"worker fleet exited early; see {fleet.log_path}"
+        time.sleep(0.2)
+    raise AssertionError(f"harvest not {states} after {timeout_s}s: {store.status(harvest_id)}")
+
+
+def ground_truth(simulator_url: str, plan: HarvestPlan) -> set[str]:
+    response = httpx.post(f"{simulator_url}/_sim/ground_truth", timeout=60, json={
+        "query": msgspec.to_builtins(plan.query), "start_date": plan.period_start, "end_date": plan.period_end,
+    })
+    response.raise_for_status()
+    return set(response.json()["ids"])
+
+
+def stored_video_ids(data_dir: Path, plan: HarvestPlan) -> collections.Counter:
+    """Every video record in the harvest's records folder, counted (a count above 1 is a duplicate)."""
+    seen = collections.Counter()
+    for path in Storage(data_dir).records_dir(plan).glob("tiktok_videos_*.json"):
+        for record in json.loads(path.read_bytes()):
+            seen[record["@id"].removeprefix("iCANDID_tiktok_")] += 1
+    return seen
+
+
+def stored_usernames(data_dir: Path, plan: HarvestPlan) -> set[str]:
+    names = set()
+    for path in Storage(data_dir).records_dir(plan).glob("tiktok_user_*.json"):
+        (record,) = json.loads(path.read_bytes())
+        names.add(record["alternateName"])
+    return names
+
+
+def truth_authors(simulator_url: str, ids: set[str], data_dir: Path, plan: HarvestPlan) -> set[str]:
+    """Authors of the true videos, read from the raw pages (the simulator's answers)."""
+    authors = set()
+    for path in Storage(data_dir).source_dir(plan).glob("tiktok_videos_*.json"):
+        for video in json.loads(path.read_bytes())["data"]["videos"]:
+            if str(video["id"]) in ids and video.get("username"):
+                authors.add(video["username"])
+    return authors
+
+
+def assert_exact(store: HarvestStore, simulator_url: str, data_dir: Path, harvest_id: str) -> None:
+    plan = store.plan(harvest_id)
+    truth = ground_truth(simulator_url, plan)
+    stored = stored_video_ids(data_dir, plan)
+    missing = truth - set(stored)
+    extra = set(stored) - truth
+    duplicated = {video_id: n for video_id, n in stored.items() if n > 1}
+    assert not missing, f"{len(missing)} of {len(truth)} videos missing, e.g. {sorted(missing)[:5]}"
+    assert not extra, f"{len(extra)} videos stored that do not match, e.g. {sorted(extra)[:5]}"
+    assert not duplicated, f"{len(duplicated)} videos stored more than once, e.g. {list(duplicated.items())[:5]}"
+    status = store.status(harvest_id)
+    assert status.state == "done" and status.records == len(truth)
+    assert status.windows_done == status.windows_total
+    authors = truth_authors(simulator_url, truth, data_dir, plan)
+    assert stored_usernames(data_dir, plan) == authors
+    assert status.users_done == status.users_requested == len(authors)
+
+
+def keys_for(namespace: str) -> Keys:
+    return Keys(namespace)
