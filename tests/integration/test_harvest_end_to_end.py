@@ -36,7 +36,7 @@ def submit(env) -> str:
 
 
 def test_two_worker_processes_store_exactly_the_matching_set(harvest_env, redis_client, namespace,
-                                                             simulator_url, fleets, tmp_path):
+                                                             simulator_url, fleets, tmp_path, credentials_file):
     store = HarvestStore(redis_client, Keys(namespace))
     harvest_id = submit(harvest_env)
     assert harvest_id == "tiktok_query_demo001"
@@ -53,6 +53,34 @@ def test_two_worker_processes_store_exactly_the_matching_set(harvest_env, redis_
     assert document["id"] == harvest_id and document["state"] == "done"
     assert document["records"] == status.records and document["windows_done"] == document["windows_total"] == 6
     assert document["requests"] >= document["pages"] + document["users_done"]
+
+    # Neither the client secret nor the access token (TikTok's start with "clt.") is anywhere
+    # in Redis, in clear, or in the workers' logs.
+    secret = credentials_file.read_text().split('client_secret = "')[1].split('"')[0].encode()
+    dump = redis_dump(redis_client, namespace)
+    assert b"clt." not in dump and secret not in dump
+    assert redis_client.exists(Keys(namespace).token("climate-key"))  # it is there, encrypted
+    logs = b"".join(path.read_bytes() for path in tmp_path.glob("workers-*.log"))
+    assert b"clt." not in logs and secret not in logs
+
+
+def redis_dump(client, namespace) -> bytes:
+    """Every key and value under the namespace, as one byte string."""
+    parts = []
+    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+        parts.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            parts.append(client.get(key))
+        elif kind == b"hash":
+            parts.extend(b"%s=%s" % item for item in client.hgetall(key).items())
+        elif kind == b"set":
+            parts.extend(client.smembers(key))
+        elif kind == b"list":
+            parts.extend(client.lrange(key, 0, -1))
+        elif kind == b"zset":
+            parts.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
+    return b"\n".join(parts)
 
 
 def test_sigkilled_worker_is_restarted_and_the_harvest_is_still_exact(harvest_env, redis_client, namespace,
@@ -87,3 +115,33 @@ def test_sigkilled_worker_is_restarted_and_the_harvest_is_still_exact(harvest_en
     counted = int(redis_client.hget(Keys(namespace).quota(plan.credential), "requests"))
     assert sent <= counted <= sent + kills * 4, (sent, counted)
     assert status.requests == counted
+
+
+def test_spent_quota_parks_the_harvest_until_utc_midnight_then_it_completes(
+        harvest_env, redis_client, namespace, simulator_url, fleets, tmp_path):
+    """TikTok's real default of 1,000 requests a day is below what this harvest needs (~1,020).
+    The fleet spends the day to the last request, never one over, waits for quota without
+    burning retries, and finishes after the bucket resets at 00:00 UTC. The bucket's clock
+    (Redis TIME + offset) is set to 20 s before a midnight so the test need not wait for one."""
+    from tests.conftest import write_credentials
+    from tests.integration.test_quota_bucket import seconds_to_midnight
+
+    credentials = write_credentials(tmp_path / "tiktok-default.toml", daily_requests=1000)
+    offset = seconds_to_midnight(redis_client) - 20
+    env = dict(harvest_env, HARVEST_CREDENTIALS_FILE=str(credentials), HARVEST_QUOTA_CLOCK_OFFSET_S=str(offset))
+    store = HarvestStore(redis_client, Keys(namespace))
+    httpx.post(f"{simulator_url}/_sim/stats/reset").raise_for_status()
+    harvest_id = submit(env)
+    fleet = fleets(processes=2, threads=4, env=env)
+
+    waiting = wait_for_state(store, harvest_id, states=("waiting_for_quota", "done", "failed"), timeout_s=60)
+    assert waiting.state == "waiting_for_quota", waiting
+    bucket = redis_client.hgetall(Keys(namespace).quota("climate-key"))
+    client = httpx.get(f"{simulator_url}/_sim/stats").json()["clients"]["key-climate-key"]
+    assert int(bucket[b"requests"]) == 1000  # to the last request …
+    assert client["requests"] == 1000 and client["status_429"] == 0  # … and never one over
+
+    status = wait_for_state(store, harvest_id, timeout_s=120, fleets=[fleet], may_wait_for_quota=True)
+    assert status.state == "done" and status.quota_waits > 0 and status.errors == 0
+    assert status.dead_letters == 0
+    assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
