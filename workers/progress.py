@@ -105,7 +105,7 @@ class HarvestStore:
         return bool(
             self._unit_done(
                 keys=[k.done(harvest), k.stats(harvest), k.windows(harvest), k.users_requested(harvest),
-                      k.users_done(harvest), k.meta(harvest), k.parked(harvest)],
+                      k.users_done(harvest), k.meta(harvest), k.parked(harvest), k.lease(harvest, unit)],
                 args=[unit, kind, records, window, "1" if window_ended else "0", username, outcome,
                       f"{time.time():.3f}"],
             )

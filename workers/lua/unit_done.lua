@@ -1,6 +1,6 @@
 -- Mark a logical unit (page or user) complete, count it once, and close the harvest when
 -- nothing is left. Safe to repeat.
--- KEYS: done, stats, windows, users_requested, users_done, meta, parked
+-- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease
 -- ARGV: unit, kind ('page'|'user'), records, window, window_ended ('1'|'0'), username, outcome, now
 local unit, kind = ARGV[1], ARGV[2]
 if redis.call('SADD', KEYS[1], unit) == 1 then
@@ -16,6 +16,8 @@ if redis.call('SADD', KEYS[1], unit) == 1 then
   end
 end
 redis.call('SREM', KEYS[7], unit)
+-- A done unit needs no owner any more: later duplicates stop at the done check.
+redis.call('DEL', KEYS[8])
 
 if redis.call('HEXISTS', KEYS[6], 'finished_at') == 1 then
   return 0

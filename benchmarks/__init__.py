@@ -1,0 +1,1 @@
+"""Benchmarks against the simulator: `make bench` (or `python -m benchmarks`)."""

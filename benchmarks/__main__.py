@@ -1,0 +1,71 @@
+"""Prints the harvester's speed against the simulator:
+
+1. zero API latency, videos only: pages/s and records/s with 1 and 2 worker processes, CPU
+   milliseconds per API call spent in the worker processes (our code, Dramatiq, httpx; the
+   simulator runs in a process of its own), worker memory, requests per 100 records;
+2. the same with authors' profiles (requests per 100 records including user-info calls);
+3. 300 ms API latency: a fleet of 2 processes × 4 threads against one sequential client
+   doing the same requests.
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.fleet_run import Bench
+from benchmarks.sequential import sequential_harvest
+from workers.config import Settings
+
+# Six big regions over 2024: about 260 pages of 100 videos in 12 windows.
+VIDEOS_SPEC = {"id": "bench_videos", "project": "bench", "collect": ["videos"], "period": "20240101-20241231",
+               "query": {"or": [{"field_name": "region_code", "operation": "IN",
+                                 "field_values": ["BE", "NL", "FR", "DE", "US", "GB"]}]}}
+USERS_SPEC = {"id": "bench_users", "project": "bench", "accounts": ["vrtnws", "hln_be"], "keywords": ["klimaat"],
+              "regions": ["BE", "NL"], "period": "20240101-20240630"}
+# One month of the demo query: ~1,000 videos, ~250 authors, ~270 requests.
+LATENCY_SPEC = dict(USERS_SPEC, id="bench_latency", period="20240601-20240630")
+
+
+def line(label: str, value: str) -> None:
+    print(f"  {label:<44}{value}")
+
+
+def main() -> int:
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    with tempfile.TemporaryDirectory(prefix="tiktok-bench-") as tmp:
+        bench = Bench(Path(tmp), redis_url)
+        try:
+            print("Zero latency, videos only (12 windows of the six biggest regions in 2024)")
+            for processes in (1, 2):
+                r = bench.run(VIDEOS_SPEC, processes=processes, threads=4)
+                print(f" {processes} worker process(es) x 4 threads:")
+                line("wall time", f"{r.seconds:.2f} s for {r.pages} pages, {r.records:,} records")
+                line("pages/s", f"{r.pages / r.seconds:.1f}")
+                line("records/s", f"{r.records / r.seconds:,.0f}")
+                line("worker CPU per page", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
+                line("worker memory (RSS, all processes)", f"{r.worker_rss_mib:.0f} MiB")
+                line("requests per 100 records", f"{100 * r.requests / r.records:.2f}")
+
+            print("Zero latency, videos and authors (the demo spec: six months)")
+            r = bench.run(USERS_SPEC, processes=2, threads=4)
+            line("wall time", f"{r.seconds:.2f} s: {r.pages} pages, {r.users} authors, {r.records:,} records")
+            line("API calls/s", f"{r.calls / r.seconds:.1f}")
+            line("worker CPU per call", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
+            line("requests per 100 records (videos + authors)", f"{100 * r.requests / r.records:.2f}")
+
+            print("300 ms API latency (the demo query over June 2024, with authors)")
+            bench.set_latency(300)
+            fleet = bench.run(LATENCY_SPEC, processes=2, threads=4)
+            settings = Settings(api_base_url=bench.api_url, credentials_file=bench.credentials, metrics_port=0)
+            seq_seconds, seq_requests = sequential_harvest(LATENCY_SPEC, settings)
+            line("fleet, 2 processes x 4 threads", f"{fleet.seconds:.1f} s for {fleet.requests} requests")
+            line("one sequential client", f"{seq_seconds:.1f} s for {seq_requests} requests")
+            line("speed-up", f"{seq_seconds / fleet.seconds:.1f}x")
+        finally:
+            bench.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The baseline: one client doing the same requests one after another, as today's published
+clients do (window by window, page by page, then each author)."""
+
+import time
+
+from producers.submit import prepare
+from schemas.api import VideoQueryBody
+from workers import windows
+from workers.client import TikTokClient, make_http_client
+from workers.config import Settings
+from workers.credentials import load_credentials
+
+
+def sequential_harvest(spec: dict, settings: Settings) -> tuple[float, int]:
+    """Returns (seconds, requests)."""
+    plan = prepare(spec, settings)
+    credential = load_credentials(settings.credentials_file)[plan.credential]
+    client = TikTokClient(make_http_client(settings.api_base_url))
+    began = time.perf_counter()
+    token, _ = client.request_token(credential.client_key, credential.client_secret)
+    requests, authors = 0, set()
+    for window in plan.windows:
+        start, end = windows.bounds(window)
+        cursor, search_id, more = None, None, True
+        while more:
+            page, _ = client.query_videos(token, VideoQueryBody(query=plan.query, start_date=start, end_date=end,
+                                                                  max_count=100, cursor=cursor, search_id=search_id))
+            requests += 1
+            authors.update(v.username for v in page.videos if v.username)
+            cursor, search_id, more = page.cursor, page.search_id, page.has_more
+    if "users" in plan.collect:
+        for username in sorted(authors):
+            client.user_info(token, username)
+            requests += 1
+    return time.perf_counter() - began, requests

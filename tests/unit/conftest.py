@@ -1,0 +1,283 @@
+"""Fixtures for the fast unit tests: fakeredis instead of Redis, a scripted fake TikTok
+(httpx.MockTransport) instead of the network, a worker context built the way a worker
+process builds it, and a registered harvest plan.
+
+Nothing here touches the real Redis or the network; every test gets its own fake Redis,
+data folder and credentials file.
+"""
+
+import datetime as dt
+import json
+import time
+from collections import deque
+from pathlib import Path
+
+import dramatiq
+import fakeredis
+import httpx
+import msgspec
+import pytest
+
+from producers.spec import validate
+from schemas.messages import PageTask, UserTask
+from workers.broker import build_broker
+from workers.config import Settings
+from workers.context import build_context, set_context
+from workers.credentials import load_credentials
+
+NAMESPACE = "unit"
+BASE_URL = "http://tiktok.test"
+CREDENTIAL = "climate-key"
+CLIENT_KEY = "KEY-climate-unit-4711"
+CLIENT_SECRET = "S3CRET-climate-unit-do-not-leak-9f8e7d"
+HARVEST_ID = "tiktok_query_unit01"
+PERIOD = "20240101-20240131"
+WINDOW = "20240101-20240131"  # the one window of PERIOD (31 inclusive days)
+BIG = 7354321098765432000  # video ids above 2^53, as TikTok's are
+
+VIDEO_QUERY = "/v2/research/video/query/"
+USER_INFO = "/v2/research/user/info/"
+TOKEN = "/v2/oauth/token/"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "limits(daily_requests, daily_records): the unit credential's quota")
+
+
+# --- bodies TikTok answers -------------------------------------------------------------------
+
+
+def video(n: int, username: str | None = "alice", **fields) -> dict:
+    """A video with id BIG + n (above 2^53)."""
+    body = {
+        "id": BIG + n,
+        "video_description": f"video {n} #klimaat",
+        "create_time": 1704200000 + n,
+        "region_code": "BE",
+        "view_count": 10 * n,
+        "hashtag_names": ["klimaat"],
+    }
+    if username is not None:
+        body["username"] = username
+    body.update(fields)
+    return body
+
+
+def page_body(videos: list[dict], *, cursor: int | None, has_more: bool,
+              search_id: str | int | None = None) -> bytes:
+    """A video query answer exactly as TikTok frames it (ids stay exact: Python's json)."""
+    data = {"videos": videos, "cursor": cursor, "has_more": has_more}
+    if search_id is not None:
+        data["search_id"] = search_id
+    return json.dumps({"data": data, "error": {"code": "ok", "message": "",
+                                               "log_id": "20240601123456ABCDEF0123456789ABCD"}}).encode()
+
+
+def error_body(code: str, message: str = "") -> bytes:
+    return json.dumps({"error": {"code": code, "message": message, "log_id": "20240601123456ABCDEF"}}).encode()
+
+
+def user_body(**fields) -> bytes:
+    data = {"display_name": "Alice", "bio_description": "klimaat!", "avatar_url": "https://x.test/a.jpg",
+            "is_verified": False, "follower_count": 12, "following_count": 3, "likes_count": 40,
+            "video_count": 7, "bio_url": "https://alice.test"}
+    data.update(fields)
+    return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()
+
+
+# --- the fake TikTok -------------------------------------------------------------------------
+
+
+class FakeTikTok:
+    """A scripted TikTok for httpx.MockTransport.
+
+    `video[(start_date, end_date, cursor)]` and `users[username]` hold answers, used in
+    order (a deque): bytes (a 200 with that body), an httpx.Response, an exception to raise
+    (e.g. httpx.ReadTimeout) or a callable(request) returning one of those. A call with no
+    scripted answer fails the test. `calls` records every request (token ones included).
+    """
+
+    def __init__(self):
+        self.video: dict[tuple, deque] = {}
+        self.users: dict[str, deque] = {}
+        self.tokens: deque = deque()
+        self.calls: list[httpx.Request] = []
+        self.token_counter = 0
+
+    # scripting
+    def add_video(self, start: str, end: str, cursor: int | None, *answers) -> None:
+        self.video.setdefault((start, end, cursor), deque()).extend(answers)
+
+    def add_user(self, username: str, *answers) -> None:
+        self.users.setdefault(username, deque()).extend(answers)
+
+    # reading
+    def research_calls(self, path: str = VIDEO_QUERY) -> list[httpx.Request]:
+        return [call for call in self.calls if call.url.path == path]
+
+    def bodies(self, path: str = VIDEO_QUERY) -> list[dict]:
+        return [json.loads(call.content) for call in self.research_calls(path)]
+
+    def token_calls(self) -> list[httpx.Request]:
+        return [call for call in self.calls if call.url.path == TOKEN]
+
+    # answering
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        path = request.url.path
+        if path == TOKEN:
+            if self.tokens:
+                return self._answer(self.tokens.popleft(), request)
+            self.token_counter += 1
+            return httpx.Response(200, json={"access_token": f"clt.unit-token-{self.token_counter}",
+                                             "expires_in": 7200, "token_type": "Bearer"})
+        body = json.loads(request.content)
+        if path == VIDEO_QUERY:
+            key = (body["start_date"], body["end_date"], body.get("cursor"))
+            answers = self.video.get(key)
+        elif path == USER_INFO:
+            key = body["username"]
+            answers = self.users.get(key)
+        else:
+            raise AssertionError(f"unexpected path {path}")
+        if not answers:
+            raise AssertionError(f"fake TikTok has no answer scripted for {path} {key}")
+        return self._answer(answers.popleft(), request)
+
+    @staticmethod
+    def _answer(answer, request):
+        if callable(answer) and not isinstance(answer, (bytes, httpx.Response)):
+            answer = answer(request)
+        if isinstance(answer, BaseException):
+            raise answer
+        if isinstance(answer, bytes):
+            return httpx.Response(200, content=answer, headers={"Content-Type": "application/json"})
+        return answer
+
+
+# --- credentials, settings, broker, context ---------------------------------------------------
+
+
+def write_credentials(path: Path, *, daily_requests: int = 1000, daily_records: int = 100_000,
+                      today: dt.date | None = None) -> Path:
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    path.write_text(
+        f"[credentials.{CREDENTIAL}]\n"
+        f'project = "climate"\n'
+        f'client_key = "{CLIENT_KEY}"\n'
+        f'client_secret = "{CLIENT_SECRET}"\n'
+        f"access_start = {today - dt.timedelta(days=30)}\n"
+        f"access_end = {today + dt.timedelta(days=600)}\n"
+        f"daily_requests = {daily_requests}\n"
+        f"daily_records = {daily_records}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def fake() -> fakeredis.FakeRedis:
+    """A Redis of this test's own."""
+    client = fakeredis.FakeRedis()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def credentials_file(tmp_path, request) -> Path:
+    marker = request.node.get_closest_marker("limits")
+    limits = marker.kwargs if marker else {}
+    return write_credentials(tmp_path / "credentials.toml", **limits)
+
+
+@pytest.fixture
+def settings(tmp_path, credentials_file) -> Settings:
+    return Settings(namespace=NAMESPACE, data_dir=tmp_path / "data", credentials_file=credentials_file,
+                    metrics_port=0, api_base_url=BASE_URL, redis_url="redis://unused.invalid:1/0",
+                    max_count=100, quota_clock_offset_s=0.0)
+
+
+@pytest.fixture
+def broker(settings, fake):
+    return build_broker(settings, client=fake, for_workers=False)
+
+
+@pytest.fixture
+def tiktok() -> FakeTikTok:
+    return FakeTikTok()
+
+
+@pytest.fixture
+def ctx(settings, broker, fake, tiktok):
+    http = httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(tiktok))
+    context = build_context(settings, broker, redis=fake, http=http)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def make_plan(ctx, settings):
+    """Validate a spec (defaults below, overridden by keyword) and register it."""
+
+    def make(**spec):
+        data = {"id": HARVEST_ID, "project": "climate", "period": PERIOD,
+                "accounts": ["@alice"], "keywords": ["klimaat", "#klimaat"]}
+        data.update(spec)
+        plan = validate(data, load_credentials(settings.credentials_file))
+        assert ctx.store.register(plan)
+        return plan
+
+    return make
+
+
+@pytest.fixture
+def plan(make_plan):
+    return make_plan()
+
+
+@pytest.fixture
+def global_context(ctx):
+    """Make `ctx` the process's context (what actors and middleware read)."""
+    set_context(ctx)
+    yield ctx
+    set_context(None)
+
+
+# --- reading what the broker enqueued ----------------------------------------------------------
+
+
+def queued(redis, queue: str) -> list[dramatiq.Message]:
+    """Messages waiting on `queue` (or `<queue>.DQ`), in order, without taking them."""
+    ids = redis.lrange(f"{NAMESPACE}:{queue}", 0, -1)
+    bodies = redis.hgetall(f"{NAMESPACE}:{queue}.msgs")
+    return [dramatiq.Message.decode(bodies[message_id]) for message_id in ids]
+
+
+def take(redis, queue: str) -> list[dramatiq.Message]:
+    """Messages waiting on `queue`, removed from it (as if a worker had fetched and acked them)."""
+    messages = queued(redis, queue)
+    redis.delete(f"{NAMESPACE}:{queue}", f"{NAMESPACE}:{queue}.msgs")
+    return messages
+
+
+def page_tasks(messages) -> list[PageTask]:
+    return [msgspec.convert(message.args[0], PageTask) for message in messages]
+
+
+def user_tasks(messages) -> list[UserTask]:
+    return [msgspec.convert(message.args[0], UserTask) for message in messages]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    """Every file in a folder (hidden temporaries included), name -> bytes."""
+    if not folder.exists():
+        return {}
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def utc_day_now() -> int:
+    return int(time.time() // 86400)
+
+
+def seconds_to_midnight() -> float:
+    now = time.time()
+    return (now // 86400 + 1) * 86400 - now
