@@ -26,9 +26,15 @@ PARK_JITTER_S = 10.0
 MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
 
 
-def _current():
+def _run(task, handle) -> None:
+    """Run `handle(ctx, task, message_id, retries)`; park the message if quota is spent."""
     message = CurrentMessage.get_current_message()
-    return message, message.message_id, message.options.get("retries", 0)
+    ctx = get_context()
+    with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
+        try:
+            handle(ctx, task, message.message_id, message.options.get("retries", 0))
+        except QuotaWait as wait:
+            _park(ctx, task.harvest_id, task.unit, message, wait)
 
 
 def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
@@ -41,25 +47,11 @@ def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
 
 
 def fetch_page(payload: dict) -> None:
-    task = msgspec.convert(payload, PageTask)
-    message, message_id, retries = _current()
-    ctx = get_context()
-    with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
-        try:
-            handle_page(ctx, task, message_id, retries)
-        except QuotaWait as wait:
-            _park(ctx, task.harvest_id, task.unit, message, wait)
+    _run(msgspec.convert(payload, PageTask), handle_page)
 
 
 def fetch_user(payload: dict) -> None:
-    task = msgspec.convert(payload, UserTask)
-    message, message_id, _ = _current()
-    ctx = get_context()
-    with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
-        try:
-            handle_user(ctx, task, message_id)
-        except QuotaWait as wait:
-            _park(ctx, task.harvest_id, task.unit, message, wait)
+    _run(msgspec.convert(payload, UserTask), handle_user)
 
 
 def submit_harvest(payload: dict) -> None:

@@ -14,7 +14,7 @@ from workers.records import encode_records, user_record
 from workers.storage import Storage
 
 
-def handle_user(ctx: WorkerContext, task: UserTask, message_id: str) -> None:
+def handle_user(ctx: WorkerContext, task: UserTask, message_id: str, retries: int = 0) -> None:
     store, storage = ctx.store, ctx.storage
     plan = store.plan(task.harvest_id)
     if plan is None:

@@ -4,12 +4,11 @@ import datetime as dt
 import time
 
 import httpx
-import msgspec
 import pytest
 
 from simulator.corpus import FEATURED_QUERY
-from simulator.faults import SimConfig
 from simulator.server import SimulatorServer
+from tests.simulator.conftest import fresh_client
 
 TOKEN_PATH = "/v2/oauth/token/"
 USER_PATH = "/v2/research/user/info/"
@@ -18,19 +17,10 @@ USER_FIELDS = "display_name,bio_description,avatar_url,is_verified,follower_coun
 VIDEO_BODY = {"query": FEATURED_QUERY, "start_date": "20240101", "end_date": "20240102", "max_count": 5}
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorServer(seed=7, videos=60000) as server:
-        yield server
-
-
 @pytest.fixture
 def http(sim):
     """A client on a simulator with default switches, clean stats and an unshifted clock."""
-    with httpx.Client(base_url=sim.url, timeout=10) as client:
-        client.post("/_sim/config", json=msgspec.structs.asdict(SimConfig()))
-        client.post("/_sim/stats/reset")
-        client.post("/_sim/clock", json={"offset_s": 0})
+    with fresh_client(sim) as client:
         yield client
 
 

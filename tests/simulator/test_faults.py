@@ -2,32 +2,19 @@
 
 import time
 
-import httpx
-import msgspec
 import pytest
 
 from simulator.corpus import FEATURED_QUERY
 from simulator.faults import SimConfig
-from simulator.server import SimulatorServer
+from tests.simulator.conftest import fresh_client
 
 QUERY_PATH = "/v2/research/video/query/"
 BODY = {"query": FEATURED_QUERY, "start_date": "20240201", "end_date": "20240229", "max_count": 100}
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorServer(seed=7, videos=60000) as server:
-        yield server
-
-
 @pytest.fixture
 def http(sim):
-    with httpx.Client(base_url=sim.url, timeout=10) as client:
-        client.post("/_sim/config", json=msgspec.structs.asdict(SimConfig(daily_requests=10**6)))
-        client.post("/_sim/stats/reset")
-        token = client.post("/v2/oauth/token/", data={
-            "client_key": "faults", "client_secret": "s", "grant_type": "client_credentials"}).json()
-        client.headers["Authorization"] = "Bearer " + token["access_token"]
+    with fresh_client(sim, SimConfig(daily_requests=10**6), client_key="faults") as client:
         yield client
 
 

@@ -9,25 +9,14 @@ import pytest
 
 from simulator.app import VIDEO_FIELDS, SimulatorApp
 from simulator.corpus import FEATURED_QUERY as FEATURED
-from simulator.faults import SimConfig
-from simulator.server import SimulatorServer
+from tests.simulator.conftest import fresh_client
 
 QUERY_PATH = "/v2/research/video/query/"
 
 
-@pytest.fixture(scope="module")
-def sim():
-    with SimulatorServer(seed=7, videos=60000) as server:
-        yield server
-
-
 @pytest.fixture
 def client(sim):
-    with httpx.Client(base_url=sim.url, timeout=10) as http:
-        http.post("/_sim/config", json=msgspec.structs.asdict(SimConfig()))
-        token = http.post("/v2/oauth/token/", data={
-            "client_key": "paging", "client_secret": "s", "grant_type": "client_credentials"}).json()
-        http.headers["Authorization"] = f"Bearer {token['access_token']}"
+    with fresh_client(sim, client_key="paging") as http:
         yield http
 
 
