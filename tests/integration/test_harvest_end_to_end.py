@@ -145,3 +145,23 @@ def test_spent_quota_parks_the_harvest_until_utc_midnight_then_it_completes(
     assert status.state == "done" and status.quota_waits > 0 and status.errors == 0
     assert status.dead_letters == 0
     assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
+
+
+FAULTS = dict(error_500_rate=0.04, error_504_rate=0.01, malformed_rate=0.03, search_id_invalid_rate=0.02,
+              invalid_cursor_rate=0.02, empty_page_rate=0.05, throttle_429_rate=0.01, user_500_rate=0.03,
+              slow_rate=0.01, slow_ms=1500)
+
+
+def test_api_faults_are_retried_split_or_restarted_and_nothing_is_lost(harvest_env, redis_client, namespace,
+                                                                       simulator_url, fleets, tmp_path):
+    """500s (more on long windows), 504s with HTML, bodies cut short, stale search ids and
+    cursors, empty pages, short throttling and slow answers: still exactly the matching set."""
+    store = HarvestStore(redis_client, Keys(namespace))
+    with simulator_switches(simulator_url, **FAULTS):
+        harvest_id = submit(harvest_env)
+        fleet = fleets(processes=2, threads=4)
+        # Short-term 429s park pages for a few seconds: waiting for quota is allowed here.
+        status = wait_for_state(store, harvest_id, timeout_s=400, fleets=[fleet], may_wait_for_quota=True)
+    assert status.state == "done", status
+    assert status.errors > 0 and status.dead_letters == 0
+    assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
