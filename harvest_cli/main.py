@@ -63,18 +63,36 @@ def status(
     from workers.progress import HarvestStore
 
     settings = settings_from(redis_url=redis_url)
-    store = HarvestStore(connect(settings), Keys(settings.namespace))
+    client = connect(settings)
+    store = HarvestStore(client, Keys(settings.namespace))
     ids = [harvest_id] if harvest_id else store.harvest_ids()
     statuses = [s for s in (store.status(i) for i in ids) if s is not None]
     if harvest_id and not statuses:
         fail(f"no harvest {harvest_id!r}", code=1)
     for item in statuses:
         item.storage.update(_storage_paths(settings, store.plan(item.id)))
+        item.quota = _quota(settings, client, store.keys, item.credential)
     if as_json:
         document = statuses[0] if harvest_id else statuses
         typer.echo(msgspec.json.encode(document).decode())
     else:
         print_status(statuses)
+
+
+def _quota(settings, client, keys, credential: str):
+    """Today's bucket for the credential; the limits come from the credentials file when it
+    can be read here (status may run where the secrets are not)."""
+    from schemas.status import QuotaStatus
+    from workers.credentials import CredentialsError, load_credentials
+    from workers.quota import QuotaBucket
+
+    try:
+        limits = load_credentials(settings.credentials_file).get(credential)
+    except CredentialsError:
+        limits = None
+    view = QuotaBucket(client, keys, clock_offset_s=settings.quota_clock_offset_s).peek(credential, limits)
+    return QuotaStatus(credential, view.requests_used, view.records_used, view.requests_left,
+                       view.records_left, view.reset_in_s, view.spent_for_s)
 
 
 def _storage_paths(settings, plan) -> dict[str, str]:

@@ -51,9 +51,22 @@ def status_panel(s: HarvestStatus) -> Table:
         ("requests", f"{s.requests:,}"),
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
+        *_quota_rows(s),
     ):
         table.add_row(label, value)
     return table
+
+
+def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    q = s.quota
+    if q is None:
+        return []
+    left = f", {q.requests_left:,} left" if q.requests_left is not None else ""
+    rows = [("quota today", f"{q.requests_used:,} requests used{left} ({q.credential}); "
+                            f"resets in {dt.timedelta(seconds=round(q.resets_in_s))}")]
+    if q.spent_for_s > 0:
+        rows.append(("", f"[yellow]TikTok answers 429: paused for {dt.timedelta(seconds=round(q.spent_for_s))}[/]"))
+    return rows
 
 
 def print_status(statuses: list[HarvestStatus]) -> None:

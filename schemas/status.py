@@ -9,6 +9,18 @@ HarvestState = Literal[
 ]
 
 
+class QuotaStatus(msgspec.Struct):
+    """Today's bucket of the harvest's credential (UTC day)."""
+
+    credential: str
+    requests_used: int
+    records_used: int
+    requests_left: int | None  # None where the limits (credentials file) are not at hand
+    records_left: int | None
+    resets_in_s: float
+    spent_for_s: float  # >0: TikTok kept answering 429; nothing is asked until then
+
+
 class HarvestStatus(msgspec.Struct):
     id: str
     state: HarvestState
@@ -29,3 +41,4 @@ class HarvestStatus(msgspec.Struct):
     submitted_at: float
     finished_at: float | None = None
     storage: dict[str, str] = msgspec.field(default_factory=dict)
+    quota: QuotaStatus | None = None

@@ -5,4 +5,6 @@ import typer
 from simulator.cli import simulator_command
 
 if __name__ == "__main__":
-    typer.run(simulator_command)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(simulator_command)
+    app()

@@ -30,8 +30,8 @@ class Grant:
 class BucketView:
     requests_used: int
     records_used: int
-    requests_left: int
-    records_left: int
+    requests_left: int | None  # None when peeked without the limits
+    records_left: int | None
     reset_in_s: float
     spent_for_s: float
 
@@ -68,15 +68,15 @@ class QuotaBucket:
         ms = self._mark_spent(keys=[self._keys.quota(credential)], args=[self._offset, margin_s])
         return int(ms) / 1000
 
-    def peek(self, credential: str, limits: Credential) -> BucketView:
+    def peek(self, credential: str, limits: Credential | None = None) -> BucketView:
         requests, records, reset_ms, spent_ms = self._peek(
             keys=[self._keys.quota(credential)], args=[self._offset]
         )
         return BucketView(
             requests_used=int(requests),
             records_used=int(records),
-            requests_left=max(0, limits.daily_requests - int(requests)),
-            records_left=max(0, limits.daily_records - int(records)),
+            requests_left=max(0, limits.daily_requests - int(requests)) if limits else None,
+            records_left=max(0, limits.daily_records - int(records)) if limits else None,
             reset_in_s=int(reset_ms) / 1000,
             spent_for_s=int(spent_ms) / 1000,
         )

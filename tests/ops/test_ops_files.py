@@ -418,9 +418,9 @@ def test_no_secret_is_passed_through_the_environment():
         environment = service.get("environment") or {}
         names |= set(environment if isinstance(environment, dict) else (e.split("=", 1)[0] for e in environment))
         assert "env_file" not in service, "an env_file is an easy place for a secret to leak into"
+    names |= {a.split("=", 1)[0] for k, a in dockerfile_instructions() if k == "ARG"}  # build args stay in the image
     risky = {n for n in names if re.search(r"SECRET|CLIENT_KEY|TOKEN|PASSWORD|PASSWD", n)}
     assert not risky, f"secrets must come from the credentials file, not {sorted(risky)}"
-    assert "ARG" not in {k for k, a in dockerfile_instructions() if re.search(r"SECRET|KEY|TOKEN", a)}
 
 
 def test_dockerfile_healthcheck_hits_the_metrics_port():
