@@ -23,7 +23,7 @@ from harvest_cli.common import settings_from
 from harvest_cli.processes import Fleet, redis_answers, start_redis, start_simulator
 from harvest_cli.render import status_panel
 
-DEMO_SPEC = Path(__file__).resolve().parent.parent / "ops" / "demo-spec.yaml"
+DEMO_SPEC = Path(__file__).resolve().parent / "demo_spec.yaml"
 NAMESPACE = "tiktok-harvest-demo"
 DEMO_DAILY_REQUESTS = 5000
 

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -28,6 +29,10 @@ def worker_command(
         "HARVEST_METRICS_PORT": str(metrics_port) if metrics_port is not None else None,
     }
     env = dict(os.environ, **{k: v for k, v in overrides.items() if v is not None})
+    # Dramatiq's Prometheus middleware reads these when it is imported, in the master too.
+    port = env.get("HARVEST_METRICS_PORT", "9191")
+    env.setdefault("dramatiq_prom_port", port)
+    env.setdefault("dramatiq_prom_db", f"{tempfile.gettempdir()}/tiktok-harvest-prometheus-{port}")
     argv = [
         sys.executable, "-m", "dramatiq", "workers.entry",
         "--processes", str(processes), "--threads", str(threads),

@@ -1,6 +1,5 @@
 """The broker factory: Redis connection, recovery timing and the middleware pipeline."""
 
-import os
 import threading
 
 import dramatiq
@@ -59,10 +58,10 @@ def build_broker(
         CurrentMessage(),
         TimeLimit(time_limit=15 * 60 * 1000),
         ShutdownNotifications(),
-        # Failure handling. Retries must precede DeadLetters: it decides that a message has
-        # failed for good, DeadLetters records why.
-        retries(),
+        # Failure handling. Retries decides that a message has failed for good, DeadLetters
+        # then records why; "after" hooks run in reverse list order, so DeadLetters comes first.
         DeadLetters(),
+        retries(),
         # Per-process resources (Redis pool, HTTP client, token cache) and the sweeper thread
         # that keeps this process's heartbeat and recovers dead workers' messages.
         WorkerResources(settings),
@@ -75,10 +74,10 @@ def build_broker(
 
         from workers.middleware.metrics import HarvestMetrics
 
-        os.environ.setdefault("dramatiq_prom_port", str(settings.metrics_port))
-        os.environ.setdefault("dramatiq_prom_db", f"/tmp/tiktok-harvest-prometheus-{settings.metrics_port}")
-        # Prometheus switches prometheus_client to multi-process mode: it must come first.
-        middleware[:0] = [Prometheus(), HarvestMetrics()]
+        # Prometheus switches prometheus_client to multi-process mode in after_process_boot;
+        # ours must create its metrics after that, and "after" hooks run in reverse order.
+        # (Its port and folder come from the environment `tiktok-harvest worker` sets.)
+        middleware[:0] = [HarvestMetrics(), Prometheus()]
     broker = HarvestBroker(
         client=client or redis_client(settings),
         namespace=settings.namespace,

@@ -49,7 +49,7 @@ class TokenCache:
         self._request_token = request_token
         self._clock = clock
         self._local: dict[str, _Cached] = {}
-        self._fernets: dict[str, Fernet] = {}
+        self._fernets: dict[Credential, Fernet] = {}
         self._mutex = threading.Lock()
 
     def get(self, name: str, credential: Credential) -> str:
@@ -85,10 +85,11 @@ class TokenCache:
                     pass
         self._local.pop(name, None)
 
-    def _fernet(self, name: str, credential: Credential) -> Fernet:
-        fernet = self._fernets.get(name)
+    def _fernet(self, credential: Credential) -> Fernet:
+        # Keyed by the credential itself, so a rotated secret gets its own key.
+        fernet = self._fernets.get(credential)
         if fernet is None:
-            fernet = self._fernets[name] = fernet_for(credential)
+            fernet = self._fernets[credential] = fernet_for(credential)
         return fernet
 
     def _read(self, name: str, credential: Credential) -> _Cached | None:
@@ -99,7 +100,7 @@ class TokenCache:
         if local and local.ciphertext == ciphertext:
             return local
         try:
-            payload = json.loads(self._fernet(name, credential).decrypt(ciphertext))
+            payload = json.loads(self._fernet(credential).decrypt(ciphertext))
         except (InvalidToken, ValueError):
             return None  # written under another secret: treat as absent
         cached = _Cached(ciphertext, payload["t"], payload["r"], payload["e"])
@@ -111,7 +112,7 @@ class TokenCache:
         token, lifetime = self._request_token(credential.client_key, credential.client_secret)
         now = self._clock()
         payload = {"t": token, "r": now + lifetime * REFRESH_AT_FRACTION, "e": now + lifetime}
-        ciphertext = self._fernet(name, credential).encrypt(json.dumps(payload).encode())
+        ciphertext = self._fernet(credential).encrypt(json.dumps(payload).encode())
         self._redis.set(self._keys.token(name), ciphertext, px=max(1000, int(lifetime * 1000)))
         with self._mutex:
             self._local[name] = _Cached(ciphertext, token, payload["r"], payload["e"])

@@ -16,7 +16,7 @@ from workers.keys import Keys
 from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration
-DEMO_SPEC = ROOT / "ops" / "demo-spec.yaml"  # 6,101 videos over six months, ~950 authors
+DEMO_SPEC = ROOT / "harvest_cli" / "demo_spec.yaml"  # 6,101 videos over six months, ~950 authors
 
 
 @contextlib.contextmanager
@@ -165,3 +165,64 @@ def test_api_faults_are_retried_split_or_restarted_and_nothing_is_lost(harvest_e
     assert status.state == "done", status
     assert status.errors > 0 and status.dead_letters == 0
     assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
+
+
+def test_refused_key_dead_letters_with_reason_and_replay_resumes(harvest_env, redis_client, namespace,
+                                                                   simulator_url, fleets, tmp_path):
+    """A revoked key is a permanent error: each page goes to the dead-letter list with its
+    reason at once (no retries) and the harvest is failed. With the key fixed in the
+    credentials file, `dead replay` resumes the harvest and it completes exactly."""
+    from tests.conftest import write_credentials
+
+    credentials = write_credentials(tmp_path / "rotating.toml", daily_requests=5000, secret="revoked-by-tiktok")
+    env = dict(harvest_env, HARVEST_CREDENTIALS_FILE=str(credentials))
+    store = HarvestStore(redis_client, Keys(namespace))
+    harvest_id = submit(env)
+    fleet = fleets(processes=1, threads=4, env=env)
+    failed = wait_for_state(store, harvest_id, states=("failed",), timeout_s=60, fleets=[fleet])
+    time.sleep(1)  # let the remaining first pages fail too
+    letters = json.loads(cli("dead", "list", harvest_id, "--json", env=env).stdout)
+    assert failed.state == "failed"
+    assert len(letters) == 6 and {letter["payload"]["page"] for letter in letters} == {0}
+    assert all("client key or secret refused" in letter["reason"] for letter in letters)
+    assert "revoked-by-tiktok" not in json.dumps(letters)
+    assert store.status(harvest_id).requests == 0  # a refused token costs no research quota
+
+    write_credentials(credentials, daily_requests=5000, secret="a-fresh-secret")
+    replayed = cli("dead", "replay", harvest_id, env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    status = wait_for_state(store, harvest_id, timeout_s=120, fleets=[fleet])
+    assert status.state == "done" and status.dead_letters == 0
+    assert json.loads(cli("dead", "list", "--json", env=env).stdout) == []
+    assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
+
+
+def test_workers_export_prometheus_metrics_that_match_the_status(harvest_env, redis_client, namespace,
+                                                                 simulator_url, fleets, tmp_path):
+    from harvest_cli.processes import free_port, wait_until
+
+    port = free_port()
+    env = dict(harvest_env, HARVEST_METRICS_PORT=str(port))
+    store = HarvestStore(redis_client, Keys(namespace))
+    spec = tmp_path / "month.yaml"
+    spec.write_text(DEMO_SPEC.read_text().replace("20240101-20240630", "20240601-20240630"))
+    result = cli("submit", str(spec), env=env)
+    assert result.returncode == 0, result.stderr
+    harvest_id = result.stdout.strip()
+    fleet = fleets(processes=2, threads=4, env=env)
+    status = wait_for_state(store, harvest_id, timeout_s=120, fleets=[fleet])
+    text = wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text, 30, "metrics")
+
+    def total(name: str, **labels) -> float:
+        found = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                found += float(line.rsplit(" ", 1)[1])
+        return found
+
+    assert total("tiktok_harvest_records_total", project="climate") == status.records
+    assert total("tiktok_harvest_pages_total", project="climate") == status.pages
+    assert total("tiktok_api_requests_total", credential="climate-key", outcome="ok") == status.requests
+    assert total("tiktok_quota_requests_remaining", credential="climate-key") > 0
+    assert "dramatiq_messages_total" in text
+    assert "s3cr3t" not in text  # label values are names, never secrets

@@ -183,11 +183,8 @@ def test_token_written_under_another_secret_is_treated_as_absent(redis, endpoint
         fernet_for(credential(SECRET)).decrypt(stored)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: TokenCache caches the Fernet per credential name "
-                   "(workers/tokens.py _fernet), so after the secret is rotated in the credentials file a "
-                   "running process keeps encrypting with the key of the old secret; processes with the new "
-                   "secret cannot read its token and request their own")
 def test_rotated_secret_is_used_to_encrypt_after_rotation(redis, endpoint, clock):
+    # Was a bug (Fernet cached per credential name): fixed in workers/tokens.py while these tests were written.
     start = clock.now
     running = cache(redis, endpoint, clock)
     running.get(NAME, credential(SECRET))

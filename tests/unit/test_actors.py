@@ -1,0 +1,174 @@
+"""The actor glue (workers/actors.py): a message that meets an empty bucket is parked — sent
+again on the delay queue with the same message id, its unit in the harvest's parked set —
+and burns no retry. Driven both directly (CurrentMessage set by hand) and through a real
+Dramatiq worker on fakeredis."""
+
+import time
+
+import dramatiq
+import pytest
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import CurrentMessage
+
+import workers.middleware.resources as resources
+from schemas.messages import PageTask, UserTask
+from workers import actors, messages
+from workers.broker import build_broker
+from workers.errors import QuotaWait
+
+from tests.unit.conftest import NAMESPACE, WINDOW, page_body, queued, seconds_to_midnight, video
+
+
+def exhaust(ctx, plan):
+    limits = ctx.credentials.get(plan.credential)
+    while ctx.quota.take(plan.credential, limits, "someone-else", 1).granted:
+        pass
+
+
+def refill(ctx, plan):
+    ctx.redis.delete(ctx.keys.quota(plan.credential))
+
+
+def delayed(redis, queue) -> list[dramatiq.Message]:
+    """Every message held for `queue`'s delay queue (waiting or fetched by a consumer)."""
+    return [dramatiq.Message.decode(raw) for raw in redis.hgetall(f"{NAMESPACE}:{queue}.DQ.msgs").values()]
+
+
+@pytest.fixture
+def current():
+    """Run an actor function as Dramatiq would: with its message as the current message."""
+    middleware = CurrentMessage()
+
+    def set_message(message: dramatiq.Message) -> MessageProxy:
+        proxy = MessageProxy(message)
+        middleware.before_process_message(None, proxy)
+        return proxy
+
+    yield set_message
+    middleware.after_process_message(None, None)
+
+
+def page_message(plan, retries: int | None = None) -> dramatiq.Message:
+    message = messages.build(PageTask(harvest_id=plan.id, window=WINDOW, page=0))
+    if retries is not None:
+        message = message.copy(options={"retries": retries})
+    return message
+
+
+# --- direct ------------------------------------------------------------------------------------
+
+
+@pytest.mark.limits(daily_requests=2)
+def test_fetch_page_parks_on_empty_bucket(global_context, plan, tiktok, fake, current):
+    ctx = global_context
+    exhaust(ctx, plan)
+    message = page_message(plan, retries=2)
+    current(message)
+    before = time.time() * 1000
+    assert actors.fetch_page(message.args[0]) is None  # handled: the original is acknowledged
+
+    assert tiktok.research_calls() == []
+    assert queued(fake, "pages") == []
+    (parked,) = queued(fake, "pages.DQ")
+    assert parked.message_id == message.message_id  # keeps its lease
+    assert parked.queue_name == "pages.DQ" and parked.actor_name == "fetch_page"
+    assert parked.args == message.args
+    assert parked.options["retries"] == 2  # no retry burnt
+    wait_ms = seconds_to_midnight() * 1000
+    assert before + wait_ms - 5000 <= parked.options["eta"] <= before + wait_ms + actors.PARK_JITTER_S * 1000 + 5000
+
+    assert fake.smembers(ctx.keys.parked(plan.id)) == {b"page:20240101-20240131:00000"}
+    status = ctx.store.status(plan.id)
+    assert (status.state, status.quota_waits, status.errors, status.requests) == ("waiting_for_quota", 1, 0, 0)
+
+
+@pytest.mark.limits(daily_requests=2)
+def test_parked_page_wakes_with_its_lease_and_runs(global_context, plan, tiktok, fake, current):
+    ctx = global_context
+    exhaust(ctx, plan)
+    message = page_message(plan)
+    current(message)
+    actors.fetch_page(message.args[0])
+    (parked,) = queued(fake, "pages.DQ")
+
+    refill(ctx, plan)  # a new day
+    tiktok.add_video("20240101", "20240131", None, page_body([video(1)], cursor=100, has_more=False))
+    woken = parked.copy(queue_name="pages")
+    current(woken)
+    actors.fetch_page(woken.args[0])
+    assert len(tiktok.research_calls()) == 1
+    assert ctx.store.is_done(plan.id, "page:20240101-20240131:00000")
+    assert fake.smembers(ctx.keys.parked(plan.id)) == set()
+    assert ctx.store.status(plan.id).state == "running"  # the author is still to be answered
+
+
+@pytest.mark.limits(daily_requests=2)
+def test_fetch_user_parks_on_empty_bucket(global_context, plan, tiktok, fake, current):
+    ctx = global_context
+    exhaust(ctx, plan)
+    message = messages.build(UserTask(harvest_id=plan.id, username="alice"))
+    current(message)
+    actors.fetch_user(message.args[0])
+    assert queued(fake, "users") == []
+    (parked,) = queued(fake, "users.DQ")
+    assert parked.message_id == message.message_id and parked.actor_name == "fetch_user"
+    assert "retries" not in parked.options
+    assert fake.smembers(ctx.keys.parked(plan.id)) == {b"user:alice"}
+    assert ctx.store.status(plan.id).state == "waiting_for_quota"
+
+
+def test_park_delay_is_the_wait_plus_jitter_and_capped(global_context, plan, fake, monkeypatch):
+    ctx = global_context
+    message = page_message(plan)
+    monkeypatch.setattr(actors.random, "uniform", lambda low, high: high)
+    before = time.time() * 1000
+    actors._park(ctx, plan.id, "page:x", message, QuotaWait(30))
+    actors._park(ctx, plan.id, "page:y", message, QuotaWait(30 * 86400))
+    etas = sorted(m.options["eta"] for m in queued(fake, "pages.DQ"))
+    assert before + 40_000 - 1000 <= etas[0] <= time.time() * 1000 + 40_000
+    assert etas[1] - before <= actors.MAX_PARK_S * 1000 + 1000
+    assert etas[1] - before >= actors.MAX_PARK_S * 1000 - 1000
+    assert ctx.store.status(plan.id).quota_waits == 2
+
+
+# --- through a real Dramatiq worker ---------------------------------------------------------------
+
+
+@pytest.fixture
+def worker_broker(settings, fake, ctx, monkeypatch):
+    """The workers' broker (full middleware) on fakeredis, its context being `ctx`."""
+    monkeypatch.setattr(resources, "build_context", lambda settings, broker: ctx)
+    broker = build_broker(settings, client=fake, for_workers=True)
+    actors.declare(broker)
+    yield broker
+    from workers.context import set_context
+
+    set_context(None)
+
+
+def run_worker(broker, until, timeout_s: float = 5.0) -> None:
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not until():
+            assert time.monotonic() < deadline, "the worker did not get there in time"
+            time.sleep(0.01)
+    finally:
+        worker.stop(timeout=5000)
+
+
+@pytest.mark.limits(daily_requests=2)
+def test_worker_parks_message_acks_original_and_keeps_retries(worker_broker, ctx, plan, tiktok, fake):
+    exhaust(ctx, plan)
+    sent = messages.send(worker_broker, PageTask(harvest_id=plan.id, window=WINDOW, page=0))
+    run_worker(worker_broker, lambda: delayed(fake, "pages"))
+
+    (parked,) = delayed(fake, "pages")
+    assert parked.message_id == sent.message_id
+    assert parked.options.get("retries", 0) == 0
+    assert fake.hlen(f"{NAMESPACE}:pages.msgs") == 0  # the original was acknowledged ...
+    assert fake.zcard(f"{NAMESPACE}:pages.XQ") == 0  # ... not dead-lettered
+    assert tiktok.research_calls() == []
+    status = ctx.store.status(plan.id)
+    assert (status.state, status.quota_waits, status.dead_letters) == ("waiting_for_quota", 1, 0)
