@@ -17,9 +17,8 @@ from workers.errors import ApiError, QuotaWait, RateLimited, TokenInvalid
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-# 429s in a row (within THROTTLE_WINDOW_S) before the credential counts as spent for the day;
-# fewer are short-term throttling, waited out after a pause.
-THROTTLE_LIMIT = 3
+# A unit answered 429 pauses THROTTLE_PAUSES_S[n] after its n-th 429 in a row (within
+# THROTTLE_WINDOW_S); one more 429 after the last pause marks the credential spent.
 THROTTLE_WINDOW_S = 600
 THROTTLE_PAUSES_S = (5, 30)
 
@@ -31,18 +30,23 @@ def quota_unit(plan: HarvestPlan, unit: str) -> str:
 
 def paid_call(
     ctx: WorkerContext, plan: HarvestPlan, unit: str, want_records: int, call: Callable[[str, int], T],
-    *, endpoint: str,
+    *, endpoint: str, least_records: int = 1,
 ) -> T:
     """Run `call(token, max_count)` once quota is granted. Raises QuotaWait when the bucket is
     empty (or TikTok keeps saying 429) and ApiError for everything the caller must handle."""
     credential = ctx.credentials.get(plan.credential)
     reservation = quota_unit(plan, unit)
-    token = ctx.tokens.get(plan.credential, credential)
     for attempt in (1, 2):
-        grant = ctx.quota.take(plan.credential, credential, reservation, want_records)
+        grant = ctx.quota.take(plan.credential, credential, reservation, want_records, least_records)
         metrics.quota_left(plan.credential, grant.requests_left, grant.records_left)
         if not grant.granted:
             raise QuotaWait(grant.wait_s)
+        # The token comes after the quota: a parked message wakes without an OAuth call.
+        try:
+            token = ctx.tokens.get(plan.credential, credential)
+        except BaseException:
+            ctx.quota.settle(plan.credential, reservation, 0, unsent=True)
+            raise
         ctx.store.unpark(plan.id, unit)
         ctx.store.count(plan.id, "requests")
         began = time.perf_counter()
@@ -53,31 +57,33 @@ def paid_call(
             ctx.quota.settle(plan.credential, reservation, 0)
             if isinstance(error, TokenInvalid) and attempt == 1:
                 ctx.tokens.invalidate(plan.credential, credential, token)
-                token = ctx.tokens.get(plan.credential, credential)
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
-                raise QuotaWait(_throttled(ctx, plan)) from None
+                raise QuotaWait(_throttled(ctx, plan, reservation)) from None
             ctx.store.count(plan.id, "errors")
             raise
         metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)
-        ctx.redis.delete(_throttle_key(ctx, plan))
+        ctx.redis.delete(_throttle_key(ctx, plan, reservation))
         return result
     raise AssertionError("unreachable")
 
 
-def _throttle_key(ctx: WorkerContext, plan: HarvestPlan) -> str:
-    return f"{ctx.keys.quota(plan.credential)}:throttled"
+def _throttle_key(ctx: WorkerContext, plan: HarvestPlan, reservation: str) -> str:
+    return f"{ctx.keys.quota(plan.credential)}:throttled:{reservation}"
 
 
-def _throttled(ctx: WorkerContext, plan: HarvestPlan) -> float:
-    """Seconds to wait after a 429: a short pause at first, the rest of the day if it persists."""
-    key = _throttle_key(ctx, plan)
+def _throttled(ctx: WorkerContext, plan: HarvestPlan, reservation: str) -> float:
+    """Seconds to wait after a 429. The streak is the unit's own: a 429 counts as persistent
+    only when it comes back after this unit has already paused (5 s, then 30 s), so one burst
+    across the fleet does not give up the day."""
+    key = _throttle_key(ctx, plan, reservation)
     with ctx.redis.pipeline() as pipe:
         pipe.incr(key)
         pipe.expire(key, THROTTLE_WINDOW_S)
         streak = int(pipe.execute()[0])
-    if streak >= THROTTLE_LIMIT:
+    if streak > len(THROTTLE_PAUSES_S):
+        ctx.redis.delete(key)
         wait_s = ctx.quota.mark_spent(plan.credential)
         log.warning("credential_spent", credential=plan.credential, wait_s=round(wait_s))
         return wait_s
-    return THROTTLE_PAUSES_S[min(streak, len(THROTTLE_PAUSES_S)) - 1]
+    return THROTTLE_PAUSES_S[streak - 1]

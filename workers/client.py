@@ -59,6 +59,13 @@ class TikTokClient:
     # --- OAuth ---------------------------------------------------------------------------
     def request_token(self, client_key: str, client_secret: str) -> tuple[str, float]:
         """Returns (access token, lifetime in seconds)."""
+        try:
+            return self._request_token(client_key, client_secret)
+        except ServerSideError as error:
+            # A failing OAuth endpoint says nothing about the query: retry, never split.
+            raise TransientError(f"token endpoint: {error.reason}", status=error.status) from None
+
+    def _request_token(self, client_key: str, client_secret: str) -> tuple[str, float]:
         response = self._send(
             "/v2/oauth/token/",
             data={

@@ -40,18 +40,22 @@ def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: in
     unit = task.unit
     if store.is_done(plan.id, unit):
         return  # already stored: acknowledged without a new API call
+    fetched = store.is_fetched(plan.id, unit)
     window_state = store.window_state(plan.id, task.window)
-    if window_state != OPEN:
+    if window_state != OPEN and not fetched:
+        # The window was split or restarted: this chain has ended. (A page whose answer is
+        # stored is finished regardless: a crash may have left it just short of done while
+        # the pages after it closed the window.)
         if window_state is None:
             log.error("page_for_unknown_window", harvest=plan.id, window=task.window)
-        return  # the window was split or restarted: this chain has ended
+        return
     if not store.take_lease(plan.id, unit, message_id):
         return  # a duplicate: the message holding the lease will do this page
 
     name = Storage.page_name(task.window, task.page)
     # A body stored by an earlier attempt is reused: no second API call, and the same
     # videos the first attempt may already have claimed.
-    raw = storage.read_raw(plan, name) if store.is_fetched(plan.id, unit) else None
+    raw = storage.read_raw(plan, name) if fetched else None
     if raw is None:
         try:
             page, raw = fetch(ctx, plan, task)
@@ -88,7 +92,10 @@ def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoP
         )
         return ctx.client.query_videos(token, body)
 
-    return paid_call(ctx, plan, task.unit, ctx.settings.max_count, call, endpoint="video_query")
+    # A page takes a full max_count or waits: a search whose page size changed midway could be
+    # answered "Invalid count or cursor". Smaller remainders of the day go to profile calls.
+    return paid_call(ctx, plan, task.unit, ctx.settings.max_count, call, endpoint="video_query",
+                     least_records=ctx.settings.max_count)
 
 
 def store_records(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, page: VideoPage, downloaded_at) -> int:

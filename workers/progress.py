@@ -22,6 +22,7 @@ class HarvestStore:
         self._redis = redis
         self.keys = keys
         self._plans: dict[str, HarvestPlan] = {}
+        self._register = lua.register(redis, "register")
         self._unit_done = lua.register(redis, "unit_done")
         self._lease = lua.register(redis, "lease")
         self._claim = lua.register(redis, "claim")
@@ -29,15 +30,11 @@ class HarvestStore:
     # --- registration (producers) ----------------------------------------------------------
     def register(self, plan: HarvestPlan) -> bool:
         """Record a new harvest. False when the id is taken (the plan is left as it was)."""
-        keys = self.keys
-        if not self._redis.set(keys.plan(plan.id), msgspec.json.encode(plan), nx=True):
-            return False
-        with self._redis.pipeline() as pipe:
-            pipe.hset(keys.windows(plan.id), mapping={window: OPEN for window in plan.windows})
-            pipe.hset(keys.meta(plan.id), mapping={"state": "active"})
-            pipe.zadd(keys.harvests, {plan.id: plan.submitted_at})
-            pipe.execute()
-        return True
+        k = self.keys
+        return bool(self._register(
+            keys=[k.plan(plan.id), k.windows(plan.id), k.meta(plan.id), k.harvests],
+            args=[msgspec.json.encode(plan), plan.id, plan.submitted_at, *plan.windows],
+        ))
 
     def mark_enqueued(self, harvest: str) -> None:
         self._redis.hset(self.keys.meta(harvest), "enqueued", "1")
@@ -105,7 +102,8 @@ class HarvestStore:
         return bool(
             self._unit_done(
                 keys=[k.done(harvest), k.stats(harvest), k.windows(harvest), k.users_requested(harvest),
-                      k.users_done(harvest), k.meta(harvest), k.parked(harvest), k.lease(harvest, unit)],
+                      k.users_done(harvest), k.meta(harvest), k.parked(harvest), k.lease(harvest, unit),
+                      k.fetched(harvest)],
                 args=[unit, kind, records, window, "1" if window_ended else "0", username, outcome,
                       f"{time.time():.3f}"],
             )

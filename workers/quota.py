@@ -15,6 +15,10 @@ from workers.keys import Keys
 
 # TikTok may go on answering 429 a little past midnight; wait this much longer.
 RESET_MARGIN_S = 120
+# Persistent 429s within this long after midnight pause the credential for GRACE_PAUSE_S
+# only: TikTok's reset may lag behind ours.
+GRACE_S = 3600
+GRACE_PAUSE_S = 600
 
 
 @dataclass(frozen=True)
@@ -49,23 +53,27 @@ class QuotaBucket:
     def _bucket_keys(self, credential: str) -> list[str]:
         return [self._keys.quota(credential), f"{self._keys.quota(credential)}:resv"]
 
-    def take(self, credential: str, limits: Credential, unit: str, want_records: int) -> Grant:
+    def take(self, credential: str, limits: Credential, unit: str, want_records: int,
+             least_records: int = 1) -> Grant:
+        """One request and up to `want_records` records (at least `least_records`, or none)."""
         ok, amount, requests_left, records_left = self._take(
             keys=self._bucket_keys(credential),
-            args=[limits.daily_requests, limits.daily_records, want_records, unit, self._offset],
+            args=[limits.daily_requests, limits.daily_records, want_records, unit, self._offset, least_records],
         )
         if ok:
             return Grant(True, int(amount), 0.0, int(requests_left), int(records_left))
         return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left))
 
-    def settle(self, credential: str, unit: str, used_records: int) -> int:
-        return int(
-            self._settle(keys=self._bucket_keys(credential), args=[unit, used_records, self._offset])
-        )
+    def settle(self, credential: str, unit: str, used_records: int, *, unsent: bool = False) -> int:
+        """Refund the records `unit` reserved beyond `used_records`; with `unsent`, the call
+        never went out and its request is given back too. Returns the records refunded."""
+        return int(self._settle(keys=self._bucket_keys(credential),
+                                args=[unit, used_records, self._offset, "1" if unsent else "0"]))
 
     def mark_spent(self, credential: str, margin_s: float = RESET_MARGIN_S) -> float:
         """The API says the day's quota is gone: stop the fleet asking until after midnight."""
-        ms = self._mark_spent(keys=[self._keys.quota(credential)], args=[self._offset, margin_s])
+        ms = self._mark_spent(keys=[self._keys.quota(credential)],
+                              args=[self._offset, margin_s, GRACE_S, GRACE_PAUSE_S])
         return int(ms) / 1000
 
     def peek(self, credential: str, limits: Credential | None = None) -> BucketView:

@@ -10,6 +10,7 @@ import base64
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from schemas.credentials import Credential
+from workers import lua
 from workers.errors import TransientError
 from workers.keys import Keys
 
@@ -51,6 +53,7 @@ class TokenCache:
         self._local: dict[str, _Cached] = {}
         self._fernets: dict[Credential, Fernet] = {}
         self._mutex = threading.Lock()
+        self._release = lua.register(redis, "release")
 
     def get(self, name: str, credential: Credential) -> str:
         for _ in range(50):
@@ -58,11 +61,13 @@ class TokenCache:
             now = self._clock()
             if cached and now < cached.refresh_at:
                 return cached.token
-            if self._redis.set(self._keys.token_lock(name), "1", nx=True, px=LOCK_TTL_MS):
+            holder = uuid.uuid4().hex
+            if self._redis.set(self._keys.token_lock(name), holder, nx=True, px=LOCK_TTL_MS):
                 try:
                     return self._refresh(name, credential)
                 finally:
-                    self._redis.delete(self._keys.token_lock(name))
+                    # Only our own lock: a slow refresh may have outlived it.
+                    self._release(keys=[self._keys.token_lock(name)], args=[holder])
             # Another process is refreshing: a token that still works is good enough.
             if cached and now < cached.expires_at:
                 return cached.token

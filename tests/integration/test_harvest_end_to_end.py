@@ -226,3 +226,32 @@ def test_workers_export_prometheus_metrics_that_match_the_status(harvest_env, re
     assert total("tiktok_quota_requests_remaining", credential="climate-key") > 0
     assert "dramatiq_messages_total" in text
     assert "s3cr3t" not in text  # label values are names, never secrets
+
+
+def test_another_service_submits_through_the_intake_queue(harvest_env, redis_client, namespace,
+                                                          simulator_url, fleets, tmp_path):
+    """iCANDID services publish a spec as a message; the workers validate, plan and run it."""
+    import yaml
+
+    from schemas.messages import SubmitHarvest
+    from workers import messages
+    from workers.broker import build_broker
+    from workers.config import Settings
+
+    spec = yaml.safe_load(DEMO_SPEC.read_text()) | {"id": "from_a_service", "period": "20240601-20240630"}
+    broker = build_broker(Settings(redis_url=harvest_env["REDIS_URL"], namespace=namespace, metrics_port=0),
+                          client=redis_client, for_workers=False)
+    messages.send(broker, SubmitHarvest(spec=spec))
+    messages.send(broker, SubmitHarvest(spec=spec | {"period": "20240631-20240701"}))  # refused: not a day
+    fleet = fleets(processes=1, threads=4)
+    store = HarvestStore(redis_client, Keys(namespace))
+    wait_until_registered = time.monotonic() + 60
+    while store.plan("from_a_service") is None:
+        assert time.monotonic() < wait_until_registered
+        time.sleep(0.1)
+    status = wait_for_state(store, "from_a_service", timeout_s=120, fleets=[fleet])
+    assert status.state == "done"
+    assert_exact(store, simulator_url, tmp_path / "data", "from_a_service")
+    letters = json.loads(cli("dead", "list", "--json", env=harvest_env).stdout)
+    assert [letter["actor_name"] for letter in letters] == ["submit_harvest"]
+    assert "`period`" in letters[0]["reason"] and letters[0]["harvest_id"] is None

@@ -189,11 +189,17 @@ def credentials_file(tmp_path, request) -> Path:
     return write_credentials(tmp_path / "credentials.toml", **limits)
 
 
+def noon_offset() -> float:
+    """A quota clock offset that puts the bucket at 12:00 UTC today, so no test meets a midnight."""
+    now = time.time()
+    return (now // 86400) * 86400 + 43200 - now
+
+
 @pytest.fixture
 def settings(tmp_path, credentials_file) -> Settings:
     return Settings(namespace=NAMESPACE, data_dir=tmp_path / "data", credentials_file=credentials_file,
                     metrics_port=0, api_base_url=BASE_URL, redis_url="redis://unused.invalid:1/0",
-                    max_count=100, quota_clock_offset_s=0.0)
+                    max_count=100, quota_clock_offset_s=noon_offset())
 
 
 @pytest.fixture
@@ -232,6 +238,33 @@ def make_plan(ctx, settings):
 @pytest.fixture
 def plan(make_plan):
     return make_plan()
+
+
+@pytest.fixture
+def worker_broker(settings, fake, ctx, monkeypatch):
+    """The workers' broker (every middleware, actors declared) on fakeredis; the context its
+    WorkerResources middleware installs when a worker boots is `ctx`."""
+    import workers.middleware.resources as resources
+    from workers import actors
+
+    monkeypatch.setattr(resources, "build_context", lambda settings, broker: ctx)
+    broker = build_broker(settings, client=fake, for_workers=True)
+    actors.declare(broker)
+    yield broker
+    set_context(None)
+
+
+def run_worker(broker, until, timeout_s: float = 5.0) -> None:
+    """Run a real Dramatiq worker (one thread) until `until()` holds, then stop it."""
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=20)
+    worker.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not until():
+            assert time.monotonic() < deadline, "the worker did not get there in time"
+            time.sleep(0.01)
+    finally:
+        worker.stop(timeout=5000)
 
 
 @pytest.fixture
@@ -274,10 +307,12 @@ def files(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
-def utc_day_now() -> int:
-    return int(time.time() // 86400)
+def bucket_day(offset_s: float) -> int:
+    """The UTC day number the quota bucket is in (its clock is shifted by `offset_s`)."""
+    return int((time.time() + offset_s) // 86400)
 
 
-def seconds_to_midnight() -> float:
-    now = time.time()
+def seconds_to_midnight(offset_s: float) -> float:
+    """Seconds until the quota bucket's next UTC midnight."""
+    now = time.time() + offset_s
     return (now // 86400 + 1) * 86400 - now

@@ -10,13 +10,11 @@ import pytest
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage
 
-import workers.middleware.resources as resources
 from schemas.messages import PageTask, UserTask
 from workers import actors, messages
-from workers.broker import build_broker
 from workers.errors import QuotaWait
 
-from tests.unit.conftest import NAMESPACE, WINDOW, page_body, queued, seconds_to_midnight, video
+from tests.unit.conftest import NAMESPACE, WINDOW, page_body, queued, run_worker, seconds_to_midnight, video
 
 
 def exhaust(ctx, plan):
@@ -74,7 +72,7 @@ def test_fetch_page_parks_on_empty_bucket(global_context, plan, tiktok, fake, cu
     assert parked.queue_name == "pages.DQ" and parked.actor_name == "fetch_page"
     assert parked.args == message.args
     assert parked.options["retries"] == 2  # no retry burnt
-    wait_ms = seconds_to_midnight() * 1000
+    wait_ms = seconds_to_midnight(ctx.settings.quota_clock_offset_s) * 1000
     assert before + wait_ms - 5000 <= parked.options["eta"] <= before + wait_ms + actors.PARK_JITTER_S * 1000 + 5000
 
     assert fake.smembers(ctx.keys.parked(plan.id)) == {b"page:20240101-20240131:00000"}
@@ -134,28 +132,6 @@ def test_park_delay_is_the_wait_plus_jitter_and_capped(global_context, plan, fak
 # --- through a real Dramatiq worker ---------------------------------------------------------------
 
 
-@pytest.fixture
-def worker_broker(settings, fake, ctx, monkeypatch):
-    """The workers' broker (full middleware) on fakeredis, its context being `ctx`."""
-    monkeypatch.setattr(resources, "build_context", lambda settings, broker: ctx)
-    broker = build_broker(settings, client=fake, for_workers=True)
-    actors.declare(broker)
-    yield broker
-    from workers.context import set_context
-
-    set_context(None)
-
-
-def run_worker(broker, until, timeout_s: float = 5.0) -> None:
-    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=20)
-    worker.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not until():
-            assert time.monotonic() < deadline, "the worker did not get there in time"
-            time.sleep(0.01)
-    finally:
-        worker.stop(timeout=5000)
 
 
 @pytest.mark.limits(daily_requests=2)

@@ -88,11 +88,16 @@ def test_token_refusal_other_oauth_error_is_permanent_not_credential(api, client
     assert "grant_type is missing" in str(caught.value)
 
 
-def test_token_endpoint_500_is_server_side(api, client):
-    api.post(TOKEN).respond(500, text="oops")
-    with pytest.raises(ServerSideError) as caught:
+@pytest.mark.parametrize("answer", [httpx.Response(500, text="oops"), httpx.Response(504, html="<html>504</html>"),
+                                    httpx.ReadTimeout("timed out")], ids=["500", "504", "timeout"])
+def test_token_endpoint_failure_is_transient_but_not_server_side(api, client, answer):
+    # A failing OAuth endpoint says nothing about a query window: it must never lead to a split.
+    route = api.post(TOKEN)
+    route.mock(side_effect=answer) if isinstance(answer, Exception) else route.mock(return_value=answer)
+    with pytest.raises(TransientError) as caught:
         client.request_token(CLIENT_KEY, CLIENT_SECRET)
-    assert caught.value.status == 500
+    assert caught.value.server_side is False
+    assert str(caught.value).startswith("token endpoint: ")
 
 
 # --- video query -----------------------------------------------------------------------------

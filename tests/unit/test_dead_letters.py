@@ -10,15 +10,13 @@ import msgspec
 import pytest
 from dramatiq.broker import MessageProxy
 
-import workers.middleware.resources as resources
 from schemas.messages import PageTask
-from workers import actors, messages
-from workers.broker import build_broker
+from workers import messages
 from workers.errors import PermanentError, ServerSideError
 from workers.middleware.dead_letters import DeadLetter, DeadLetters, list_dead, record, replay
 from workers.pages import handle_page
 
-from tests.unit.conftest import CLIENT_SECRET, NAMESPACE, WINDOW, error_body, page_body, queued, video
+from tests.unit.conftest import CLIENT_SECRET, NAMESPACE, WINDOW, error_body, page_body, queued, run_worker, video
 
 TASK = dict(window=WINDOW, page=0)
 
@@ -72,27 +70,6 @@ def test_foreign_exception_is_named_by_its_class_only(global_context, plan, brok
 # --- through a real Dramatiq worker with the fleet's middleware ------------------------------------
 
 
-@pytest.fixture
-def worker_broker(settings, fake, ctx, monkeypatch):
-    monkeypatch.setattr(resources, "build_context", lambda settings, broker: ctx)
-    broker = build_broker(settings, client=fake, for_workers=True)
-    actors.declare(broker)
-    yield broker
-    from workers.context import set_context
-
-    set_context(None)
-
-
-def run_worker(broker, until, timeout_s: float = 5.0) -> None:
-    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=20)
-    worker.start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        while not until():
-            assert time.monotonic() < deadline, "the worker did not get there in time"
-            time.sleep(0.01)
-    finally:
-        worker.stop(timeout=5000)
 
 
 def test_worker_nacks_a_permanent_failure_into_dramatiqs_dead_letter_queue(worker_broker, ctx, plan, tiktok, fake):
@@ -113,6 +90,29 @@ def test_worker_records_a_permanent_failure_and_fails_the_harvest(worker_broker,
     letters = list_dead(fake, ctx.keys)
     assert [(letter.message_id, letter.reason) for letter in letters] == [
         (sent.message_id, "Invalid field: bogus http=400 code=invalid_params log_id=20240601123456ABCDEF")]
+    assert ctx.store.status(plan.id).state == "failed"
+
+
+def test_worker_retries_a_transient_failure_without_a_dead_letter(worker_broker, ctx, plan, tiktok, fake):
+    tiktok.add_video("20240101", "20240131", None, httpx.Response(500, content=error_body("internal_error")))
+    sent = messages.send(worker_broker, PageTask(harvest_id=plan.id, **TASK))
+    run_worker(worker_broker, lambda: fake.hlen(f"{NAMESPACE}:pages.DQ.msgs") == 1)
+    (retry,) = [dramatiq.Message.decode(raw) for raw in fake.hvals(f"{NAMESPACE}:pages.DQ.msgs")]
+    assert retry.message_id == sent.message_id and retry.options["retries"] == 1
+    assert list_dead(fake, ctx.keys) == [] and fake.zcard(f"{NAMESPACE}:pages.XQ") == 0
+    status = ctx.store.status(plan.id)
+    assert (status.state, status.errors, status.dead_letters) == ("running", 1, 0)
+
+
+def test_worker_dead_letters_a_transient_failure_once_retries_are_spent(worker_broker, ctx, plan, tiktok, fake):
+    full = page_body([video(1)], cursor=100, has_more=False)
+    tiktok.add_video("20240101", "20240131", None, full[:30])  # a 200 cut short: transient, never split
+    message = messages.build(PageTask(harvest_id=plan.id, **TASK)).copy(options={"retries": 8})
+    worker_broker.enqueue(message)
+    run_worker(worker_broker, lambda: fake.zcard(f"{NAMESPACE}:pages.XQ") == 1)
+    (letter,) = list_dead(fake, ctx.keys)
+    assert letter.message_id == message.message_id
+    assert letter.reason.startswith("video page did not decode")
     assert ctx.store.status(plan.id).state == "failed"
 
 

@@ -228,7 +228,7 @@ def test_plan_without_name():
 
 def test_nul_removed_from_every_text():
     video = Video(
-        id=f"12\x0034",
+        id="12\x0034",
         video_description="a\x00b",
         voice_to_text="\x00c",
         username="us\x00er",

@@ -3,6 +3,7 @@ the credential chosen, the digest."""
 
 import datetime as dt
 
+import fakeredis
 import msgspec
 import pytest
 
@@ -184,3 +185,33 @@ def test_spec_digest_equal_for_equal_specs():
 def test_spec_digest_differs_for_different_specs(change):
     base = spec(keywords=["x"])
     assert validate(base, CREDS, now=NOW).spec_digest != validate({**base, **change}, CREDS, now=NOW).spec_digest
+
+
+# --- registration (producers/submit.py) ------------------------------------------------------------
+
+
+def test_resubmitting_after_an_interrupted_registration_registers_the_windows(tmp_path, monkeypatch):
+    """Registration is one Lua script: a connection lost during it leaves nothing behind,
+    and submitting again registers the whole harvest."""
+    from producers.submit import start
+    from workers.broker import build_broker
+    from workers.config import Settings
+    from workers.keys import Keys
+    from workers.progress import HarvestStore
+
+    redis = fakeredis.FakeRedis()
+    settings = Settings(namespace="unit", data_dir=tmp_path, credentials_file=tmp_path / "none.toml", metrics_port=0)
+    broker = build_broker(settings, client=redis, for_workers=False)
+    plan = validate(spec(), CREDS, now=NOW)
+    store = HarvestStore(redis, Keys("unit"))
+
+    def lost(*args, **kwargs):
+        raise ConnectionError("connection lost")
+
+    monkeypatch.setattr(store, "_register", lost)
+    with pytest.raises(ConnectionError):
+        store.register(plan)
+    assert redis.keys("unit:*") == []
+
+    start(plan, settings, broker, redis=redis)  # the researcher submits again
+    assert HarvestStore(redis, Keys("unit")).window_state(plan.id, "20240101-20240131") == "open"

@@ -197,3 +197,13 @@ def test_rotated_secret_is_used_to_encrypt_after_rotation(redis, endpoint, clock
     calls = len(endpoint.calls)
     cache(redis, endpoint, clock).get(NAME, credential(NEW_SECRET))
     assert len(endpoint.calls) == calls
+
+
+def test_slow_refresh_does_not_release_another_process_lock(redis, clock):
+    def slow_endpoint(client_key, client_secret):
+        # our lock expired during the request, and another process took it
+        redis.set(KEYS.token_lock(NAME), "other-process", px=15_000)
+        return "clt.slow", 1000.0
+
+    assert cache(redis, slow_endpoint, clock).get(NAME, credential()) == "clt.slow"
+    assert redis.get(KEYS.token_lock(NAME)) is not None

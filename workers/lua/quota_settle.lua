@@ -1,7 +1,8 @@
 -- Give back the records a call reserved but did not use. Safe to repeat: the reservation is
 -- removed, so a second settle of the same unit refunds nothing.
 -- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix
--- ARGV: unit, used_records, clock_offset_s
+-- ARGV: unit, used_records, clock_offset_s, unsent ('1': the call never went out, so its
+-- request is given back too)
 -- Returns the number of records refunded.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[3])
@@ -14,7 +15,13 @@ end
 redis.call('HDEL', resv, ARGV[1])
 local refund = reserved - tonumber(ARGV[2])
 -- A reservation made before midnight belongs to a day whose counters are gone.
-if refund <= 0 or tonumber(redis.call('HGET', KEYS[1], 'day')) ~= day then
+if tonumber(redis.call('HGET', KEYS[1], 'day')) ~= day then
+  return 0
+end
+if ARGV[4] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'requests', -1)
+end
+if refund <= 0 then
   return 0
 end
 redis.call('HINCRBY', KEYS[1], 'records', -refund)

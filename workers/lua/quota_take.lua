@@ -1,6 +1,7 @@
 -- Take one request and up to `want` records from a credential's daily bucket, atomically.
 -- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix (the UTC day number is appended)
--- ARGV: daily_requests, daily_records, want, unit, clock_offset_s
+-- ARGV: daily_requests, daily_records, want, unit, clock_offset_s, least (the smallest grant
+-- the caller can use)
 -- Returns {1, granted_records, requests_left, records_left}
 --      or {0, wait_ms, requests_left, records_left} when the bucket cannot serve the call.
 local t = redis.call('TIME')
@@ -23,7 +24,7 @@ local spent_until = tonumber(b[4]) or 0
 if now < spent_until then
   return {0, math.ceil((spent_until - now) * 1000), limit_requests - requests, limit_records - records}
 end
-if requests >= limit_requests or records >= limit_records then
+if requests >= limit_requests or limit_records - records < tonumber(ARGV[6]) then
   return {0, until_reset_ms, limit_requests - requests, limit_records - records}
 end
 

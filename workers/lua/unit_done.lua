@@ -1,6 +1,6 @@
 -- Mark a logical unit (page or user) complete, count it once, and close the harvest when
 -- nothing is left. Safe to repeat.
--- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease
+-- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease, fetched
 -- ARGV: unit, kind ('page'|'user'), records, window, window_ended ('1'|'0'), username, outcome, now
 local unit, kind = ARGV[1], ARGV[2]
 if redis.call('SADD', KEYS[1], unit) == 1 then
@@ -27,6 +27,11 @@ for i = 1, #states do
   if states[i] == 'open' then
     return 0
   end
+end
+-- A unit whose answer is stored but which is not done yet (its worker died just short of
+-- it) is still to come back; done units are a subset of fetched ones.
+if redis.call('SCARD', KEYS[9]) > redis.call('SCARD', KEYS[1]) then
+  return 0
 end
 -- Every page that asked for a user has finished, so every asked user is in the set.
 if redis.call('SCARD', KEYS[4]) > redis.call('HLEN', KEYS[5]) then
