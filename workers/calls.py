@@ -47,8 +47,7 @@ def paid_call(
         except BaseException:
             ctx.quota.settle(plan.credential, reservation, 0, unsent=True)
             raise
-        ctx.store.unpark(plan.id, unit)
-        ctx.store.count(plan.id, "requests")
+        ctx.store.call_started(plan.id, unit)
         began = time.perf_counter()
         try:
             result = call(token, grant.records)

@@ -38,10 +38,9 @@ def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: in
     if plan is None:
         raise PermanentError(f"unknown harvest {task.harvest_id}")
     unit = task.unit
-    if store.is_done(plan.id, unit):
+    done, fetched, window_state = store.unit_state(plan.id, unit, task.window)
+    if done:
         return  # already stored: acknowledged without a new API call
-    fetched = store.is_fetched(plan.id, unit)
-    window_state = store.window_state(plan.id, task.window)
     if window_state != OPEN and not fetched:
         # The window was split or restarted: this chain has ended. (A page whose answer is
         # stored is finished regardless: a crash may have left it just short of done while

@@ -60,6 +60,22 @@ class HarvestStore:
     def is_done(self, harvest: str, unit: str) -> bool:
         return bool(self._redis.sismember(self.keys.done(harvest), unit))
 
+    def unit_state(self, harvest: str, unit: str, window: str | None = None) -> tuple[bool, bool, str | None]:
+        """(done, fetched, the window's state) in one round trip."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.sismember(self.keys.done(harvest), unit)
+            pipe.sismember(self.keys.fetched(harvest), unit)
+            pipe.hget(self.keys.windows(harvest), window or "")
+            done, fetched, state = pipe.execute()
+        return bool(done), bool(fetched), state.decode() if state else None
+
+    def call_started(self, harvest: str, unit: str) -> None:
+        """A research request is going out for the unit: count it; the unit waits no longer."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.srem(self.keys.parked(harvest), unit)
+            pipe.hincrby(self.keys.stats(harvest), "requests", 1)
+            pipe.execute()
+
     def is_fetched(self, harvest: str, unit: str) -> bool:
         return bool(self._redis.sismember(self.keys.fetched(harvest), unit))
 
@@ -133,9 +149,6 @@ class HarvestStore:
             pipe.sadd(self.keys.parked(harvest), unit)
             pipe.hincrby(self.keys.stats(harvest), "quota_waits", 1)
             pipe.execute()
-
-    def unpark(self, harvest: str, unit: str) -> None:
-        self._redis.srem(self.keys.parked(harvest), unit)
 
     # --- status --------------------------------------------------------------------------
     def status(self, harvest: str) -> HarvestStatus | None:

@@ -166,6 +166,10 @@ def detect_script(*texts: str | None) -> str:
     for text in texts:
         if not text:
             continue
+        if text.isascii():  # the common case, without a look-up per character
+            if any(char.isalpha() for char in text):
+                return "Latn"
+            continue
         counts: dict[str, int] = {}
         for char in unicodedata.normalize("NFKC", text):
             script = _letter_script(char)
@@ -192,15 +196,21 @@ def context(*texts: str | None) -> Context:
 
 def based_on(plan: HarvestPlan) -> CreativeWork:
     """Where a record came from: the provider and the harvest (dataset) that found it."""
+    return _based_on(plan.id, plan.name, plan.period_start, plan.period_end)
+
+
+@functools.lru_cache(maxsize=256)
+def _based_on(harvest_id: str, name: str, period_start: str, period_end: str) -> CreativeWork:
+    # The same for every record of a harvest: built once, not once a video.
     return CreativeWork(
-        id=f"{ID_PREFIX}{plan.id}",
-        name=f"Entry from TikTok, harvested by {plan.id}",
+        id=f"{ID_PREFIX}{harvest_id}",
+        name=f"Entry from TikTok, harvested by {harvest_id}",
         provider=PROVIDER,
         isPartOf=Dataset(
-            id=plan.id,
-            name=clean(plan.name),
+            id=harvest_id,
+            name=clean(name),
             license=LICENSE,
-            temporalCoverage=_period_interval(plan.period_start, plan.period_end),
+            temporalCoverage=_period_interval(period_start, period_end),
         ),
     )
 

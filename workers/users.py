@@ -20,11 +20,12 @@ def handle_user(ctx: WorkerContext, task: UserTask, message_id: str, retries: in
     if plan is None:
         raise PermanentError(f"unknown harvest {task.harvest_id}")
     unit = task.unit
-    if store.is_done(plan.id, unit) or not store.take_lease(plan.id, unit, message_id):
+    done, fetched, _ = store.unit_state(plan.id, unit)
+    if done or not store.take_lease(plan.id, unit, message_id):
         return
 
     name = Storage.user_name(task.username)
-    raw = storage.read_raw(plan, name) if store.is_fetched(plan.id, unit) else None
+    raw = storage.read_raw(plan, name) if fetched else None
     if raw is None:
         outcome, info, raw = paid_call(
             ctx, plan, unit, 1, lambda token, _: ctx.client.user_info(token, task.username),
