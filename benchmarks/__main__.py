@@ -5,7 +5,8 @@
    simulator runs in a process of its own), worker memory, requests per 100 records;
 2. the same with authors' profiles (requests per 100 records including user-info calls);
 3. 300 ms API latency: a fleet of 2 processes × 4 threads against one sequential client
-   doing the same requests.
+   doing the same requests;
+4. recovery: how long a SIGKILLed worker's messages wait before another worker gets them.
 """
 
 import os
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.fleet_run import Bench
+from benchmarks.recovery import measure_recovery
 from benchmarks.sequential import sequential_harvest
 from workers.config import Settings
 
@@ -62,6 +64,11 @@ def main() -> int:
             line("fleet, 2 processes x 4 threads", f"{fleet.seconds:.1f} s for {fleet.requests} requests")
             line("one sequential client", f"{seq_seconds:.1f} s for {seq_requests} requests")
             line("speed-up", f"{seq_seconds / fleet.seconds:.1f}x")
+
+            print("Recovery after kill -9 (300 ms latency, the only worker killed mid-harvest)")
+            recovered, finished = measure_recovery(bench, LATENCY_SPEC | {"id": "bench_recovery"})
+            line("its messages back on the queue after", f"{recovered:.1f} s")
+            line("harvest done after", f"{finished:.1f} s")
         finally:
             bench.close()
     return 0
