@@ -122,12 +122,12 @@ def test_spent_quota_parks_the_harvest_until_utc_midnight_then_it_completes(
     """TikTok's real default of 1,000 requests a day is below what this harvest needs (~1,020).
     The fleet spends the day to the last request, never one over, waits for quota without
     burning retries, and finishes after the bucket resets at 00:00 UTC. The bucket's clock
-    (Redis TIME + offset) is set to 20 s before a midnight so the test need not wait for one."""
+    (Redis TIME + offset) is set to 35 s before a midnight so the test need not wait for one."""
     from tests.conftest import write_credentials
     from tests.integration.test_quota_bucket import seconds_to_midnight
 
     credentials = write_credentials(tmp_path / "tiktok-default.toml", daily_requests=1000)
-    offset = seconds_to_midnight(redis_client) - 20
+    offset = seconds_to_midnight(redis_client) - 35
     env = dict(harvest_env, HARVEST_CREDENTIALS_FILE=str(credentials), HARVEST_QUOTA_CLOCK_OFFSET_S=str(offset))
     store = HarvestStore(redis_client, Keys(namespace))
     httpx.post(f"{simulator_url}/_sim/stats/reset").raise_for_status()
