@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from redis.exceptions import WatchError
 
 from schemas.credentials import Credential
 from workers import lua
@@ -86,7 +87,7 @@ class TokenCache:
                         pipe.multi()
                         pipe.delete(self._keys.token(name))
                         pipe.execute()
-                except Exception:  # WatchError: someone else changed it, which is all we wanted
+                except WatchError:  # someone else changed it, which is all we wanted
                     pass
         self._local.pop(name, None)
 
