@@ -21,7 +21,7 @@ from workers.client import decode_video_page
 from workers.context import WorkerContext
 from workers.errors import PermanentError, SearchExpired, TransientError
 from workers.progress import OPEN, RESTARTED, SPLIT
-from workers.records import encode_records, video_record
+from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -99,13 +99,16 @@ def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoP
 
 def store_records(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, page: VideoPage, downloaded_at) -> int:
     """Writes the records this page owns; returns how many."""
-    ids = [str(video.id) for video in page.videos]
-    owned = ctx.store.claim(plan.id, task.unit, ids)
+    videos = [(video_id, video) for video in page.videos if (video_id := id_string(video.id)) is not None]
+    if len(videos) < len(page.videos):
+        # Nothing to name a record by; the raw page keeps what TikTok sent.
+        log.warning("videos_without_id", harvest=plan.id, unit=task.unit, count=len(page.videos) - len(videos))
+    owned = ctx.store.claim(plan.id, task.unit, [video_id for video_id, _ in videos])
     mine, seen = [], set()
-    for video, is_mine in zip(page.videos, owned):
+    for (video_id, video), is_mine in zip(videos, owned):
         # TikTok can repeat a video on one page too: keep its first appearance.
-        if is_mine and str(video.id) not in seen:
-            seen.add(str(video.id))
+        if is_mine and video_id not in seen:
+            seen.add(video_id)
             mine.append(video_record(video, plan, downloaded_at))
     if mine:
         ctx.storage.write_records(plan, Storage.page_name(task.window, task.page), encode_records(mine))

@@ -587,3 +587,13 @@ def test_bucket_reopens_at_utc_midnight_and_old_reservations_refund_nothing(ctx,
     assert grant.granted and (grant.requests_left, grant.records_left) == (1, limits.daily_records - 100)
     assert after.settle(plan.credential, "u1", 0) == 0  # yesterday's reservation: nothing to give back today
     assert after.peek(plan.credential, limits).records_used == 100
+
+
+def test_a_video_without_a_usable_id_is_skipped_and_the_page_still_completes(ctx, make_plan, tiktok):
+    plan = make_plan(collect=["videos"])
+    tiktok.add_video(START, END, None, page_body([video(1), video(2, id=""), video(3)], cursor=100, has_more=False))
+    handle_page(ctx, first(plan), "m0", 0)
+    assert record_ids(ctx, plan, P0) == [vid(1), vid(3)]
+    assert b'"id": ""' in (source(ctx, plan) / P0).read_bytes()  # the raw page keeps it
+    status = ctx.store.status(plan.id)
+    assert (status.state, status.records) == ("done", 2)
