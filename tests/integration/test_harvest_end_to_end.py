@@ -255,3 +255,28 @@ def test_another_service_submits_through_the_intake_queue(harvest_env, redis_cli
     letters = json.loads(cli("dead", "list", "--json", env=harvest_env).stdout)
     assert [letter["actor_name"] for letter in letters] == ["submit_harvest"]
     assert "`period`" in letters[0]["reason"] and letters[0]["harvest_id"] is None
+
+
+def test_harvests_sharing_a_spent_credential_each_get_a_fair_share(harvest_env, redis_client, namespace,
+                                                                    simulator_url, fleets, tmp_path):
+    """Two harvests on one credential whose day holds 400 requests: the day is spent to the
+    last request, and neither harvest starves while the other runs."""
+    from tests.conftest import write_credentials
+
+    credentials = write_credentials(tmp_path / "shared.toml", daily_requests=400)
+    env = dict(harvest_env, HARVEST_CREDENTIALS_FILE=str(credentials))
+    second = tmp_path / "second.yaml"
+    second.write_text(DEMO_SPEC.read_text().replace("tiktok_query_demo001", "tiktok_query_demo002")
+                      .replace("20240101-20240630", "20240701-20241231"))
+    first_id, second_id = submit(env), cli("submit", str(second), env=env).stdout.strip()
+    fleets(processes=2, threads=4, env=env)
+    store = HarvestStore(redis_client, Keys(namespace))
+    deadline = time.monotonic() + 90
+    while int(redis_client.hget(Keys(namespace).quota("climate-key"), "requests") or 0) < 400 \
+            or store.status(first_id).state != "waiting_for_quota" or store.status(second_id).state != "waiting_for_quota":
+        assert time.monotonic() < deadline, (store.status(first_id), store.status(second_id))
+        time.sleep(0.2)
+    time.sleep(1)
+    shares = [store.status(harvest).requests for harvest in (first_id, second_id)]
+    assert sum(shares) == 400, shares
+    assert min(shares) >= 0.3 * 400, shares
