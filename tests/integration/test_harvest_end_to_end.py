@@ -19,6 +19,12 @@ pytestmark = pytest.mark.integration
 DEMO_SPEC = ROOT / "harvest_cli" / "demo_spec.yaml"  # 6,101 videos over six months, ~950 authors
 
 
+# API faults, all at once (the simulator's switches).
+FAULTS = dict(error_500_rate=0.04, error_504_rate=0.01, malformed_rate=0.03, search_id_invalid_rate=0.02,
+              invalid_cursor_rate=0.02, empty_page_rate=0.05, throttle_429_rate=0.01, user_500_rate=0.03,
+              slow_rate=0.01, slow_ms=1500)
+
+
 @contextlib.contextmanager
 def simulator_switches(url: str, **switches):
     before = httpx.get(f"{url}/_sim/config").json()
@@ -83,12 +89,15 @@ def redis_dump(client, namespace) -> bytes:
     return b"\n".join(parts)
 
 
+@pytest.mark.parametrize("faults", [{}, {k: v / 2 if k.endswith("rate") else v for k, v in FAULTS.items()}],
+                         ids=["clean-api", "api-faults"])
 def test_sigkilled_worker_is_restarted_and_the_harvest_is_still_exact(harvest_env, redis_client, namespace,
-                                                                      simulator_url, fleets, tmp_path):
+                                                                      simulator_url, fleets, tmp_path, faults):
     """Two fleets of one worker process each; a worker process is SIGKILLed twice mid-harvest
-    (once during the page chains, once later) and its fleet restarted."""
+    (once during the page chains, once later) and its fleet restarted; with and without API
+    faults at the same time."""
     store = HarvestStore(redis_client, Keys(namespace))
-    with simulator_switches(simulator_url, latency_ms=60):
+    with simulator_switches(simulator_url, latency_ms=60, **faults):
         httpx.post(f"{simulator_url}/_sim/stats/reset").raise_for_status()
         harvest_id = submit(harvest_env)
         first, second = fleets(processes=1, threads=4), fleets(processes=1, threads=4)
@@ -103,7 +112,7 @@ def test_sigkilled_worker_is_restarted_and_the_harvest_is_still_exact(harvest_en
             kills += 1
             victim.child.process.wait(60)  # its Dramatiq master notices and stops
             fleets(processes=1, threads=4)  # "the container restarts"
-        status = wait_for_state(store, harvest_id, timeout_s=300)
+        status = wait_for_state(store, harvest_id, timeout_s=300, may_wait_for_quota=bool(faults))
         stats = httpx.get(f"{simulator_url}/_sim/stats").json()
     assert status.state == "done", status
     assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
@@ -146,10 +155,6 @@ def test_spent_quota_parks_the_harvest_until_utc_midnight_then_it_completes(
     assert status.dead_letters == 0
     assert_exact(store, simulator_url, tmp_path / "data", harvest_id)
 
-
-FAULTS = dict(error_500_rate=0.04, error_504_rate=0.01, malformed_rate=0.03, search_id_invalid_rate=0.02,
-              invalid_cursor_rate=0.02, empty_page_rate=0.05, throttle_429_rate=0.01, user_500_rate=0.03,
-              slow_rate=0.01, slow_ms=1500)
 
 
 def test_api_faults_are_retried_split_or_restarted_and_nothing_is_lost(harvest_env, redis_client, namespace,
