@@ -41,6 +41,10 @@ class Settings:
         default_factory=lambda: float(_env("HARVEST_QUOTA_CLOCK_OFFSET_S", "0"))
     )
 
+    def __post_init__(self):
+        if not 1 <= self.max_count <= 100:
+            raise ValueError(f"HARVEST_MAX_COUNT must be 1 to 100 (TikTok's limit), not {self.max_count}")
+
     def with_overrides(self, **values) -> "Settings":
         return replace(self, **{k: v for k, v in values.items() if v is not None})
 
