@@ -2,7 +2,8 @@
 
 1. zero API latency, videos only: pages/s and records/s with 1 and 2 worker processes, CPU
    milliseconds per API call spent in the worker processes (our code, Dramatiq, httpx; the
-   simulator runs in a process of its own), worker memory, requests per 100 records;
+   simulator runs in a process of its own), worker memory, requests per 100 records, and
+   the CPU per page spent in our own modules;
 2. the same with authors' profiles (requests per 100 records including user-info calls);
 3. 300 ms API latency: a fleet of 2 processes × 4 threads against one sequential client
    doing the same requests;
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.fleet_run import Bench
+from benchmarks.our_code import measure_our_code
 from benchmarks.recovery import measure_recovery
 from benchmarks.sequential import sequential_harvest
 from workers.config import Settings
@@ -48,6 +50,11 @@ def main() -> int:
                 line("worker CPU per page", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
                 line("worker memory (RSS, all processes)", f"{r.worker_rss_mib:.0f} MiB")
                 line("requests per 100 records", f"{100 * r.requests / r.records:.2f}")
+
+            per_page, ours = measure_our_code(bench, VIDEOS_SPEC)
+            print(" one process, pages handled one after another (no Dramatiq), profiled:")
+            line("CPU per page", f"{per_page:.1f} ms")
+            line("of which in our own modules", f"{ours:.1f} ms (the rest: httpx, redis-py, msgspec, stdlib)")
 
             print("Zero latency, videos and authors (the demo spec: six months)")
             r = bench.run(USERS_SPEC, processes=2, threads=4)
