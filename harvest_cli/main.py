@@ -13,6 +13,9 @@ from harvest_cli.render import print_status
 from simulator.cli import simulator_command
 
 # Tracebacks must not print local variables: a local may hold a secret.
+# Search data is archived: a video can take this long to become searchable.
+ARCHIVE_DELAY_DAYS = 2
+
 app = typer.Typer(
     help="Harvest the TikTok Research API into iCANDID storage.",
     pretty_exceptions_enable=False,
@@ -44,6 +47,9 @@ def submit(
         submitted = start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
     except SpecRefused as refused:
         fail(f"spec refused: {refused}", code=2)
+    if plan.period_end >= plan.storage_date_minus(ARCHIVE_DELAY_DAYS):
+        typer.echo(f"warning: TikTok makes videos searchable up to {ARCHIVE_DELAY_DAYS * 24} hours after posting; "
+                   f"the last days of {plan.period_start}-{plan.period_end} may be incomplete", err=True)
     if as_json:
         typer.echo(json.dumps({"id": submitted.harvest_id, "created": submitted.created, "windows": submitted.windows}))
     else:

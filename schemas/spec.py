@@ -1,5 +1,6 @@
 """The researcher's harvest spec (YAML or JSON) and the plan the producer registers."""
 
+import datetime as dt
 from typing import Literal
 
 import msgspec
@@ -38,3 +39,8 @@ class HarvestPlan(msgspec.Struct, frozen=True):
     spec_digest: str  # tells a resubmission of the same spec from a different one
     collect: list[Collectable]
     windows: list[str]  # window ids, newest first
+
+    def storage_date_minus(self, days: int) -> str:
+        """The submission day less `days`, as yyyymmdd (compares with the period's days)."""
+        day = dt.datetime.strptime(self.storage_date, "%Y%m%d").date() - dt.timedelta(days=days)
+        return day.strftime("%Y%m%d")

@@ -77,6 +77,7 @@ def test_accepted_spec_prints_its_id_and_a_second_submit_starts_nothing(harvest_
     first = cli("submit", str(spec), env=harvest_env)
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "tiktok_query_0000002"
+    assert "warning" not in first.stderr  # a period long past: nothing to warn about
     queue = f"{namespace}:pages"
     assert redis_client.llen(queue) == 3  # 91 days: three windows of at most 31 days
 
@@ -104,3 +105,13 @@ def test_secrets_never_reach_output_or_redis(harvest_env, redis_client, namespac
         assert secret.encode() not in key
         if redis_client.type(key) == b"string":
             assert secret.encode() not in redis_client.get(key)
+
+
+def test_a_period_reaching_the_last_two_days_is_accepted_with_a_warning(harvest_env, tmp_path):
+    today = dt.datetime.now(dt.timezone.utc).date()
+    spec = tmp_path / "recent.yaml"
+    spec.write_text(VALID.replace("20240101-20240331", f"{today - dt.timedelta(days=20):%Y%m%d}-{today:%Y%m%d}"))
+    result = cli("submit", str(spec), env=harvest_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "tiktok_query_0000001"
+    assert "48 hours" in result.stderr
