@@ -20,6 +20,7 @@ from benchmarks.our_code import measure_our_code
 from benchmarks.recovery import measure_recovery
 from benchmarks.sequential import sequential_harvest
 from workers.config import Settings
+from workers.logs import configure_logging
 
 # Six big regions over 2024: about 260 pages of 100 videos in 12 windows.
 VIDEOS_SPEC = {"id": "bench_videos", "project": "bench", "collect": ["videos"], "period": "20240101-20241231",
@@ -36,6 +37,7 @@ def line(label: str, value: str) -> None:
 
 
 def main() -> int:
+    configure_logging("WARNING")  # the numbers alone on stdout
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     with tempfile.TemporaryDirectory(prefix="tiktok-bench-") as tmp:
         bench = Bench(Path(tmp), redis_url)
