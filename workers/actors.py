@@ -6,6 +6,7 @@ reopens, the original acknowledged): waiting burns no retries and survives resta
 """
 
 import random
+import uuid
 
 import dramatiq
 import msgspec
@@ -26,23 +27,34 @@ PARK_JITTER_S = 10.0
 MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
 
 
+def lease_token(message) -> str:
+    """Who holds a unit's lease: the message id, or the token a parked copy was given."""
+    return message.options.get("lease_token") or message.message_id
+
+
 def _run(task, handle) -> None:
-    """Run `handle(ctx, task, message_id, retries)`; park the message if quota is spent."""
+    """Run `handle(ctx, task, lease token, retries)`; park the message if quota is spent."""
     message = CurrentMessage.get_current_message()
     ctx = get_context()
     with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
         try:
-            handle(ctx, task, message.message_id, message.options.get("retries", 0))
+            handle(ctx, task, lease_token(message), message.options.get("retries", 0))
         except QuotaWait as wait:
             _park(ctx, task.harvest_id, task.unit, message, wait)
 
 
 def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
+    """Send the message again with a delay until the bucket reopens; the original is then
+    acknowledged. The copy gets a new lease token and the lease is handed over to it only
+    after it is enqueued: if this process dies before the acknowledgement, the original
+    comes back holding the old token and is dropped, so the unit never runs twice."""
     ctx.store.park(harvest_id, unit)
     metrics.quota_wait(ctx.store.plan(harvest_id).credential)
     delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, PARK_JITTER_S))
-    # The same message (same id, so it keeps its lease) comes back when the bucket reopens.
-    ctx.broker.enqueue(message.copy(), delay=int(delay_s * 1000))
+    new_token = uuid.uuid4().hex
+    ctx.broker.enqueue(message.copy(options={"lease_token": new_token}), delay=int(delay_s * 1000))
+    if not ctx.store.hand_over_lease(harvest_id, unit, lease_token(message), new_token):
+        log.warning("lease_taken_while_parking", harvest=harvest_id, unit=unit)
     log.info("parked_for_quota", harvest=harvest_id, unit=unit, wait_s=round(delay_s))
 
 

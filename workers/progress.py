@@ -25,6 +25,7 @@ class HarvestStore:
         self._register = lua.register(redis, "register")
         self._unit_done = lua.register(redis, "unit_done")
         self._lease = lua.register(redis, "lease")
+        self._handover = lua.register(redis, "lease_handover")
         self._claim = lua.register(redis, "claim")
 
     # --- registration (producers) ----------------------------------------------------------
@@ -85,10 +86,14 @@ class HarvestStore:
         registered under the same id are never mistaken for this one's."""
         self._redis.sadd(self.keys.fetched(harvest), unit)
 
-    def take_lease(self, harvest: str, unit: str, message_id: str) -> bool:
+    def take_lease(self, harvest: str, unit: str, holder: str) -> bool:
         """Only one message works on a logical unit; a duplicate for it can be dropped because
-        the holder's own message stays in the queue until it is acknowledged."""
-        return bool(self._lease(keys=[self.keys.lease(harvest, unit)], args=[message_id, LEASE_TTL_S]))
+        the holder's own message stays in the queue until it is acknowledged. `holder` is the
+        message's lease token (its id, until it is parked)."""
+        return bool(self._lease(keys=[self.keys.lease(harvest, unit)], args=[holder, LEASE_TTL_S]))
+
+    def hand_over_lease(self, harvest: str, unit: str, old: str, new: str) -> bool:
+        return bool(self._handover(keys=[self.keys.lease(harvest, unit)], args=[old, new, LEASE_TTL_S]))
 
     def claim(self, harvest: str, unit: str, video_ids: list[str]) -> list[bool]:
         if not video_ids:

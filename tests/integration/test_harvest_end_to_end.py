@@ -122,8 +122,9 @@ def test_sigkilled_worker_is_restarted_and_the_harvest_is_still_exact(harvest_en
     plan = store.plan(harvest_id)
     sent = stats["clients"]["key-climate-key"]["requests"]
     counted = int(redis_client.hget(Keys(namespace).quota(plan.credential), "requests"))
-    assert sent <= counted <= sent + kills * 4, (sent, counted)
-    assert status.requests == counted
+    # Requests counted as going out sit in between: taken from the bucket, then counted just
+    # before the HTTP call; a kill can fall between any two of these.
+    assert sent <= status.requests <= counted <= sent + kills * 4, (sent, status.requests, counted)
 
 
 def test_spent_quota_parks_the_harvest_until_utc_midnight_then_it_completes(

@@ -101,6 +101,31 @@ def test_parked_page_wakes_with_its_lease_and_runs(global_context, plan, tiktok,
 
 
 @pytest.mark.limits(daily_requests=2)
+def test_original_coming_back_after_a_crash_while_parking_is_dropped(global_context, plan, tiktok, fake, current):
+    """The worker died after sending the parked copy, before acknowledging the original: the
+    original comes back, but the lease went to the copy, so only the copy fetches the page."""
+    ctx = global_context
+    exhaust(ctx, plan)
+    message = page_message(plan)
+    current(message)
+    actors.fetch_page(message.args[0])
+    (parked,) = queued(fake, "pages.DQ")
+    assert parked.options["lease_token"] != message.message_id
+
+    refill(ctx, plan)
+    tiktok.add_video("20240101", "20240131", None, page_body([video(1)], cursor=100, has_more=False))
+    current(message)  # the original, redelivered
+    actors.fetch_page(message.args[0])
+    assert tiktok.research_calls() == [] and queued(fake, "pages.DQ") == [parked]
+
+    woken = parked.copy(queue_name="pages")
+    current(woken)
+    actors.fetch_page(woken.args[0])
+    assert len(tiktok.research_calls()) == 1
+    assert ctx.store.is_done(plan.id, "page:20240101-20240131:00000")
+
+
+@pytest.mark.limits(daily_requests=2)
 def test_fetch_user_parks_on_empty_bucket(global_context, plan, tiktok, fake, current):
     ctx = global_context
     exhaust(ctx, plan)

@@ -178,3 +178,15 @@ def test_harvest_stays_failed_while_another_dead_letter_remains(global_context, 
     replay(broker, fake, ctx.keys, second)
     assert ctx.store.status(plan.id).state == "queued"
     assert [m.message_id for m in queued(fake, "pages")] == ["m1", "m2"]
+
+
+def test_a_parked_message_replayed_keeps_the_lease_it_was_handed(global_context, plan, broker, fake):
+    ctx = global_context
+    proxy = failed_proxy(plan)
+    proxy._message = proxy._message.copy(options={"lease_token": "token-after-parking"})
+    DeadLetters().after_process_message(broker, proxy, exception=PermanentError("refused", status=400))
+    (letter,) = list_dead(fake, ctx.keys)
+    assert letter.lease_token == "token-after-parking"
+    replay(broker, fake, ctx.keys, letter)
+    (again,) = queued(fake, "pages")
+    assert again.message_id == proxy.message_id and again.options["lease_token"] == "token-after-parking"

@@ -26,6 +26,7 @@ class DeadLetter(msgspec.Struct):
     reason: str
     failed_at: float
     broker_message_id: str = ""  # the id under which Dramatiq keeps it in its own DLQ
+    lease_token: str = ""  # the lease it held (see workers.actors.lease_token), kept on replay
 
 
 class DeadLetters(Middleware):
@@ -44,6 +45,7 @@ class DeadLetters(Middleware):
             reason=str(exception) if getattr(exception, "reason", None) else type(exception).__name__,
             failed_at=time.time(),
             broker_message_id=message.options.get("redis_message_id", ""),
+            lease_token=message.options.get("lease_token", ""),
         )
         context = get_context()
         record(context.redis, context.keys, letter)
@@ -71,7 +73,8 @@ def replay(broker, redis, keys, letter: DeadLetter) -> None:
     from dramatiq import Message
 
     broker.enqueue(Message(queue_name=letter.queue_name, actor_name=letter.actor_name,
-                           args=(letter.payload,), kwargs={}, options={},
+                           args=(letter.payload,), kwargs={},
+                           options={"lease_token": letter.lease_token} if letter.lease_token else {},
                            message_id=letter.message_id))
     dlq = f"{keys.namespace}:{letter.queue_name}.XQ"
     with redis.pipeline() as pipe:
