@@ -75,9 +75,10 @@ def status(
     statuses = [s for s in (store.status(i) for i in ids) if s is not None]
     if harvest_id and not statuses:
         fail(f"no harvest {harvest_id!r}", code=1)
+    limits = _limits(settings)
     for item in statuses:
         item.storage.update(_storage_paths(settings, store.plan(item.id)))
-        item.quota = _quota(settings, client, store.keys, item.credential)
+        item.quota = _quota(settings, client, store.keys, item.credential, limits.get(item.credential))
     if as_json:
         document = statuses[0] if harvest_id else statuses
         typer.echo(msgspec.json.encode(document).decode())
@@ -85,17 +86,22 @@ def status(
         print_status(statuses)
 
 
-def _quota(settings, client, keys, credential: str):
-    """Today's bucket for the credential; the limits come from the credentials file when it
-    can be read here (status may run where the secrets are not)."""
-    from schemas.status import QuotaStatus
+def _limits(settings) -> dict:
+    """The credentials' limits when the file can be read here (status may run where the
+    secrets are not); empty otherwise."""
     from workers.credentials import CredentialsError, load_credentials
-    from workers.quota import QuotaBucket
 
     try:
-        limits = load_credentials(settings.credentials_file).get(credential)
+        return load_credentials(settings.credentials_file)
     except CredentialsError:
-        limits = None
+        return {}
+
+
+def _quota(settings, client, keys, credential: str, limits):
+    """Today's bucket for the credential (how much is left only when `limits` is known)."""
+    from schemas.status import QuotaStatus
+    from workers.quota import QuotaBucket
+
     view = QuotaBucket(client, keys, clock_offset_s=settings.quota_clock_offset_s).peek(credential, limits)
     return QuotaStatus(credential, view.requests_used, view.records_used, view.requests_left,
                        view.records_left, view.reset_in_s, view.spent_for_s)

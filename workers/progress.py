@@ -77,9 +77,6 @@ class HarvestStore:
             pipe.hincrby(self.keys.stats(harvest), "requests", 1)
             pipe.execute()
 
-    def is_fetched(self, harvest: str, unit: str) -> bool:
-        return bool(self._redis.sismember(self.keys.fetched(harvest), unit))
-
     def mark_fetched(self, harvest: str, unit: str) -> None:
         """The unit's answer is stored: a later attempt reuses it instead of calling again.
         Kept in Redis, not read off the disk alone, so files left by an earlier harvest

@@ -46,6 +46,16 @@ def current():
     middleware.after_process_message(None, None)
 
 
+def park_first_page(ctx, plan, fake, current) -> tuple[dramatiq.Message, dramatiq.Message]:
+    """The first page meets an empty bucket and is parked: (the original, its parked copy)."""
+    exhaust(ctx, plan)
+    message = page_message(plan)
+    current(message)
+    actors.fetch_page(message.args[0])
+    (parked,) = queued(fake, "pages.DQ")
+    return message, parked
+
+
 def page_message(plan, retries: int | None = None) -> dramatiq.Message:
     message = messages.build(PageTask(harvest_id=plan.id, window=WINDOW, page=0))
     if retries is not None:
@@ -83,11 +93,7 @@ def test_fetch_page_parks_on_empty_bucket(global_context, plan, tiktok, fake, cu
 @pytest.mark.limits(daily_requests=2)
 def test_parked_page_wakes_with_its_lease_and_runs(global_context, plan, tiktok, fake, current):
     ctx = global_context
-    exhaust(ctx, plan)
-    message = page_message(plan)
-    current(message)
-    actors.fetch_page(message.args[0])
-    (parked,) = queued(fake, "pages.DQ")
+    message, parked = park_first_page(ctx, plan, fake, current)
 
     refill(ctx, plan)  # a new day
     tiktok.add_video("20240101", "20240131", None, page_body([video(1)], cursor=100, has_more=False))
@@ -105,11 +111,7 @@ def test_original_coming_back_after_a_crash_while_parking_is_dropped(global_cont
     """The worker died after sending the parked copy, before acknowledging the original: the
     original comes back, but the lease went to the copy, so only the copy fetches the page."""
     ctx = global_context
-    exhaust(ctx, plan)
-    message = page_message(plan)
-    current(message)
-    actors.fetch_page(message.args[0])
-    (parked,) = queued(fake, "pages.DQ")
+    message, parked = park_first_page(ctx, plan, fake, current)
     assert parked.options["lease_token"] != message.message_id
 
     refill(ctx, plan)

@@ -89,7 +89,7 @@ def test_undecodable_200_is_retried_never_split_never_stored(ctx, plan, tiktok, 
         handle_page(ctx, first(plan), "m0", 5)
     assert not caught.value.server_side
     assert ctx.store.window_state(plan.id, WINDOW) == "open" and queued(fake, "pages") == []
-    assert files(source(ctx, plan)) == {} and not ctx.store.is_fetched(plan.id, first(plan).unit)
+    assert files(source(ctx, plan)) == {} and not ctx.store.unit_state(plan.id, first(plan).unit)[1]
     # the next attempt calls again and stores the good page
     tiktok.add_video(START, END, None, full)
     handle_page(ctx, first(plan), "m0", 6)
