@@ -22,8 +22,9 @@ from workers.users import handle_user
 
 log = structlog.get_logger(__name__)
 
-# Spread the wake-up of parked messages a little, so they do not all hit Redis at once.
-PARK_JITTER_S = 10.0
+# Spread the wake-up of parked messages a little, so they do not all hit Redis at once: up to
+# a tenth of the wait, between 1 and 10 seconds.
+PARK_JITTER_S = (1.0, 10.0)
 MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
 
 
@@ -50,7 +51,8 @@ def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
     comes back holding the old token and is dropped, so the unit never runs twice."""
     ctx.store.park(harvest_id, unit)
     metrics.quota_wait(ctx.store.plan(harvest_id).credential)
-    delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, PARK_JITTER_S))
+    jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait.wait_s / 10))
+    delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, jitter_s))
     new_token = uuid.uuid4().hex
     ctx.broker.enqueue(message.copy(options={"lease_token": new_token}), delay=int(delay_s * 1000))
     if not ctx.store.hand_over_lease(harvest_id, unit, lease_token(message), new_token):

@@ -23,11 +23,6 @@ THROTTLE_WINDOW_S = 600
 THROTTLE_PAUSES_S = (5, 30)
 
 
-def quota_unit(plan: HarvestPlan, unit: str) -> str:
-    """Reservations are per harvest and logical unit: unit names repeat across harvests."""
-    return f"{plan.id}|{unit}"
-
-
 def paid_call(
     ctx: WorkerContext, plan: HarvestPlan, unit: str, want_records: int, call: Callable[[str, int], T],
     *, endpoint: str, least_records: int = 1,
@@ -35,9 +30,8 @@ def paid_call(
     """Run `call(token, max_count)` once quota is granted. Raises QuotaWait when the bucket is
     empty (or TikTok keeps saying 429) and ApiError for everything the caller must handle."""
     credential = ctx.credentials.get(plan.credential)
-    reservation = quota_unit(plan, unit)
     for attempt in (1, 2):
-        grant = ctx.quota.take(plan.credential, credential, reservation, want_records, least_records)
+        grant = ctx.quota.take(plan.credential, credential, plan.id, unit, want_records, least_records)
         metrics.quota_left(plan.credential, grant.requests_left, grant.records_left)
         if not grant.granted:
             raise QuotaWait(grant.wait_s)
@@ -45,7 +39,7 @@ def paid_call(
         try:
             token = ctx.tokens.get(plan.credential, credential)
         except BaseException:
-            ctx.quota.settle(plan.credential, reservation, 0, unsent=True)
+            ctx.quota.settle(plan.credential, plan.id, unit, 0, unsent=True)
             raise
         ctx.store.call_started(plan.id, unit)
         began = time.perf_counter()
@@ -53,29 +47,35 @@ def paid_call(
             result = call(token, grant.records)
         except ApiError as error:
             metrics.api_request(plan.credential, endpoint, type(error).__name__, time.perf_counter() - began)
-            ctx.quota.settle(plan.credential, reservation, 0)
+            ctx.quota.settle(plan.credential, plan.id, unit, 0)
             if isinstance(error, TokenInvalid) and attempt == 1:
                 ctx.tokens.invalidate(plan.credential, credential, token)
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
-                raise QuotaWait(_throttled(ctx, plan, reservation)) from None
+                raise QuotaWait(_throttled(ctx, plan, unit)) from None
             ctx.store.count(plan.id, "errors")
             raise
         metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)
-        ctx.redis.delete(_throttle_key(ctx, plan, reservation))
+        ctx.redis.delete(_throttle_key(ctx, plan, unit))
         return result
     raise AssertionError("unreachable")
 
 
-def _throttle_key(ctx: WorkerContext, plan: HarvestPlan, reservation: str) -> str:
-    return f"{ctx.keys.quota(plan.credential)}:throttled:{reservation}"
+def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
+    """The harvest needs no more of its credential's day: the others need not wait for it."""
+    ctx.quota.leave(plan.credential, plan.id)
+    log.info("harvest_done", harvest=plan.id)
 
 
-def _throttled(ctx: WorkerContext, plan: HarvestPlan, reservation: str) -> float:
+def _throttle_key(ctx: WorkerContext, plan: HarvestPlan, unit: str) -> str:
+    return f"{ctx.keys.quota(plan.credential)}:throttled:{plan.id}|{unit}"
+
+
+def _throttled(ctx: WorkerContext, plan: HarvestPlan, unit: str) -> float:
     """Seconds to wait after a 429. The streak is the unit's own: a 429 counts as persistent
     only when it comes back after this unit has already paused (5 s, then 30 s), so one burst
     across the fleet does not give up the day."""
-    key = _throttle_key(ctx, plan, reservation)
+    key = _throttle_key(ctx, plan, unit)
     with ctx.redis.pipeline() as pipe:
         pipe.incr(key)
         pipe.expire(key, THROTTLE_WINDOW_S)

@@ -24,6 +24,14 @@ class Keys:
         """Hash: logical unit -> records reserved by calls not yet settled that day."""
         return f"{self.namespace}:quota:{credential}:resv:{day}"
 
+    def quota_active(self, credential: str) -> str:
+        """Sorted set: harvest id -> when it last asked this credential's bucket for quota."""
+        return f"{self.namespace}:quota:{credential}:active"
+
+    def quota_shares(self, credential: str, day: int) -> str:
+        """Hash: harvest id -> requests it took from the credential's bucket that UTC day."""
+        return f"{self.namespace}:quota:{credential}:shares:{day}"
+
     def token(self, credential: str) -> str:
         """String: the shared access token, encrypted with a key derived from the secret."""
         return f"{self.namespace}:token:{credential}"

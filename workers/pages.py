@@ -16,7 +16,7 @@ from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import PageTask, UserTask
 from schemas.spec import HarvestPlan
 from workers import messages, metrics, windows
-from workers.calls import paid_call, quota_unit
+from workers.calls import harvest_finished, paid_call
 from workers.client import decode_video_page
 from workers.context import WorkerContext
 from workers.errors import PermanentError, SearchExpired, TransientError
@@ -67,7 +67,7 @@ def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: in
     else:
         page = decode_video_page(raw)
         path = storage.source_dir(plan) / name
-    ctx.quota.settle(plan.credential, quota_unit(plan, unit), len(page.videos))
+    ctx.quota.settle(plan.credential, plan.id, unit, len(page.videos))
     downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
 
     records = store_records(ctx, plan, task, page, downloaded_at)
@@ -78,7 +78,7 @@ def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: in
         messages.send(ctx.broker, next_page(task, page, ctx.settings.max_count))
     metrics.page_stored(plan.project, records)
     if store.page_done(plan.id, unit, task.window, records, window_ended=ended):
-        log.info("harvest_done", harvest=plan.id)
+        harvest_finished(ctx, plan)
 
 
 def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoPage, bytes]:

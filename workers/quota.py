@@ -3,8 +3,12 @@
 One Lua script per operation checks and changes the bucket atomically, with Redis `TIME` as
 the clock, so every process on every host sees one budget that resets at 00:00 UTC. A call
 reserves up to `max_count` records before it goes out and `settle` refunds what the page did
-not use; reservations are keyed by the logical unit, so a redelivered unit settles whatever
-its crashed attempt reserved.
+not use; reservations are keyed by harvest and logical unit, so a redelivered unit settles
+whatever its crashed attempt reserved.
+
+Harvests that share a credential share its day fairly: the bucket counts each harvest's
+requests, and near the end of the day one that is ahead of the others waits for them to
+catch up (see quota_take.lua). While the day is plentiful nobody waits for anybody.
 """
 
 from dataclasses import dataclass
@@ -19,6 +23,10 @@ RESET_MARGIN_S = 120
 # only: TikTok's reset may lag behind ours.
 GRACE_S = 3600
 GRACE_PAUSE_S = 600
+# A harvest counts as sharing the credential's day until it has not asked for this long.
+ACTIVE_S = 30
+# A harvest that must let the others catch up asks again after this long.
+FAIR_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,25 +58,38 @@ class QuotaBucket:
         self._mark_spent = lua.register(redis, "quota_mark_spent")
         self._peek = lua.register(redis, "quota_peek")
 
-    def _bucket_keys(self, credential: str) -> list[str]:
-        return [self._keys.quota(credential), f"{self._keys.quota(credential)}:resv"]
+    def _prefix(self, key: str) -> str:
+        """A per-day key without its day: the scripts append the day by the Redis clock."""
+        return key.rsplit(":", 1)[0]
 
-    def take(self, credential: str, limits: Credential, unit: str, want_records: int,
+    def take(self, credential: str, limits: Credential, harvest: str, unit: str, want_records: int,
              least_records: int = 1) -> Grant:
-        """One request and up to `want_records` records (at least `least_records`, or none)."""
+        """One request and up to `want_records` records (at least `least_records`, or none)
+        for `unit` of `harvest`."""
+        keys = self._keys
         ok, amount, requests_left, records_left = self._take(
-            keys=self._bucket_keys(credential),
-            args=[limits.daily_requests, limits.daily_records, want_records, unit, self._offset, least_records],
+            keys=[keys.quota(credential), self._prefix(keys.reservations(credential, 0)),
+                  keys.quota_active(credential), self._prefix(keys.quota_shares(credential, 0))],
+            args=[limits.daily_requests, limits.daily_records, want_records, _reservation(harvest, unit),
+                  self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000)],
         )
         if ok:
             return Grant(True, int(amount), 0.0, int(requests_left), int(records_left))
         return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left))
 
-    def settle(self, credential: str, unit: str, used_records: int, *, unsent: bool = False) -> int:
+    def settle(self, credential: str, harvest: str, unit: str, used_records: int, *, unsent: bool = False) -> int:
         """Refund the records `unit` reserved beyond `used_records`; with `unsent`, the call
         never went out and its request is given back too. Returns the records refunded."""
-        return int(self._settle(keys=self._bucket_keys(credential),
-                                args=[unit, used_records, self._offset, "1" if unsent else "0"]))
+        keys = self._keys
+        return int(self._settle(
+            keys=[keys.quota(credential), self._prefix(keys.reservations(credential, 0)),
+                  self._prefix(keys.quota_shares(credential, 0))],
+            args=[_reservation(harvest, unit), used_records, self._offset, "1" if unsent else "0", harvest],
+        ))
+
+    def leave(self, credential: str, harvest: str) -> None:
+        """A finished harvest stops holding back the others at once, not after ACTIVE_S."""
+        self._redis.zrem(self._keys.quota_active(credential), harvest)
 
     def mark_spent(self, credential: str, margin_s: float = RESET_MARGIN_S) -> float:
         """The API says the day's quota is gone: stop the fleet asking until after midnight."""
@@ -88,3 +109,8 @@ class QuotaBucket:
             reset_in_s=int(reset_ms) / 1000,
             spent_for_s=int(spent_ms) / 1000,
         )
+
+
+def _reservation(harvest: str, unit: str) -> str:
+    """Unit names repeat across harvests; a reservation belongs to one harvest's unit."""
+    return f"{harvest}|{unit}"

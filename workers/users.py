@@ -6,7 +6,7 @@ import datetime as dt
 
 from schemas.messages import UserTask
 from workers import metrics
-from workers.calls import paid_call, quota_unit
+from workers.calls import harvest_finished, paid_call
 from workers.client import decode_user_body
 from workers.context import WorkerContext
 from workers.errors import PermanentError
@@ -36,9 +36,10 @@ def handle_user(ctx: WorkerContext, task: UserTask, message_id: str, retries: in
     else:
         outcome, info = decode_user_body(raw)
         path = storage.source_dir(plan) / name
-    ctx.quota.settle(plan.credential, quota_unit(plan, unit), 1)
+    ctx.quota.settle(plan.credential, plan.id, unit, 1)
     downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
     record = user_record(task.username, info, outcome, plan, downloaded_at)
     storage.write_records(plan, name, encode_records([record]))
     metrics.user_answered(plan.project, outcome)
-    store.user_done(plan.id, unit, task.username, outcome)
+    if store.user_done(plan.id, unit, task.username, outcome):
+        harvest_finished(ctx, plan)

@@ -16,36 +16,41 @@ LIMITS = Credential(project="p", client_key="k", client_secret="s", access_start
                     access_end=dt.date(2026, 12, 31), daily_requests=300, daily_records=20_000)
 
 
-def _hammer(url, namespace, offset_s, want, until_s, results):
-    """Take from the bucket as fast as possible until `until_s` (monotonic deadline)."""
+def _hammer(url, namespace, offset_s, want, until_s, results, harvest="h"):
+    """Take from the bucket as fast as possible for `until_s` seconds."""
     bucket = QuotaBucket(redis.Redis.from_url(url), Keys(namespace), clock_offset_s=offset_s)
     granted_requests = granted_records = refused = 0
     deadline = time.monotonic() + until_s
     n = 0
     while time.monotonic() < deadline:
         n += 1
-        grant = bucket.take("cred", LIMITS, f"unit-{multiprocessing.current_process().pid}-{n}", want)
+        grant = bucket.take("cred", LIMITS, harvest, f"unit-{multiprocessing.current_process().pid}-{n}", want)
         if grant.granted:
             granted_requests += 1
             granted_records += grant.records
         else:
             refused += 1
             assert grant.wait_s > 0
-    results.put((granted_requests, granted_records, refused))
+    results.put((harvest, granted_requests, granted_records, refused))
 
 
-def run_processes(url, namespace, *, processes=8, offset_s=0.0, want=50, seconds=2.0):
+def run_processes(url, namespace, *, processes=8, offset_s=0.0, want=50, seconds=2.0, harvests=("h",),
+                  by_harvest=False):
+    """`processes` processes hammer the bucket, spread over `harvests`; the totals (by harvest)."""
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
-    workers = [ctx.Process(target=_hammer, args=(url, namespace, offset_s, want, seconds, results))
-               for _ in range(processes)]
+    workers = [ctx.Process(target=_hammer, args=(url, namespace, offset_s, want, seconds, results,
+                                                 harvests[n % len(harvests)]))
+               for n in range(processes)]
     for worker in workers:
         worker.start()
     totals = [results.get(timeout=60) for _ in workers]
     for worker in workers:
         worker.join(30)
         assert worker.exitcode == 0
-    return [sum(column) for column in zip(*totals)]
+    if by_harvest:
+        return {harvest: sum(row[1] for row in totals if row[0] == harvest) for harvest in harvests}
+    return [sum(column) for column in zip(*(row[1:] for row in totals))]
 
 
 def seconds_to_midnight(client) -> float:
@@ -85,8 +90,20 @@ def test_bucket_resets_at_utc_midnight_by_the_redis_clock(redis_url, redis_clien
 
 def test_refund_gives_back_unused_records_once(redis_client, namespace):
     bucket = QuotaBucket(redis_client, Keys(namespace))
-    grant = bucket.take("cred", LIMITS, "page-1", 100)
+    grant = bucket.take("cred", LIMITS, "h", "page-1", 100)
     assert grant.granted and grant.records == 100
-    assert bucket.settle("cred", "page-1", 37) == 63
-    assert bucket.settle("cred", "page-1", 37) == 0  # repeated settle refunds nothing
+    assert bucket.settle("cred", "h", "page-1", 37) == 63
+    assert bucket.settle("cred", "h", "page-1", 37) == 0  # repeated settle refunds nothing
     assert bucket.peek("cred", LIMITS).records_used == 37
+
+
+def test_two_harvests_split_the_day_evenly_however_unevenly_they_ask(redis_url, redis_client, namespace):
+    offset = 0.0 if seconds_to_midnight(redis_client) > 60 else -3600
+    bucket = QuotaBucket(redis_client, Keys(namespace), clock_offset_s=offset)
+    for harvest in ("a", "b"):  # both are known to the bucket before the race starts
+        assert bucket.take("cred", LIMITS, harvest, "first", 1).granted
+    # Seven processes ask for harvest a, one for harvest b.
+    shares = run_processes(redis_url, namespace, offset_s=offset, want=1, seconds=1.5, harvests=("a",) * 7 + ("b",),
+                           by_harvest=True)
+    assert shares["a"] + shares["b"] + 2 == LIMITS.daily_requests  # never one over
+    assert abs(shares["a"] - shares["b"]) <= 1, shares

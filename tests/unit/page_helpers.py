@@ -40,7 +40,7 @@ def bucket(ctx, plan):
 
 def exhaust_bucket(ctx, plan):
     limits = ctx.credentials.get(plan.credential)
-    while ctx.quota.take(plan.credential, limits, "someone-else", 1).granted:
+    while ctx.quota.take(plan.credential, limits, plan.id, "someone-else", 1).granted:
         pass
 
 

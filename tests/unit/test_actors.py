@@ -19,7 +19,7 @@ from tests.unit.conftest import NAMESPACE, WINDOW, page_body, queued, run_worker
 
 def exhaust(ctx, plan):
     limits = ctx.credentials.get(plan.credential)
-    while ctx.quota.take(plan.credential, limits, "someone-else", 1).granted:
+    while ctx.quota.take(plan.credential, limits, plan.id, "someone-else", 1).granted:
         pass
 
 
@@ -83,7 +83,7 @@ def test_fetch_page_parks_on_empty_bucket(global_context, plan, tiktok, fake, cu
     assert parked.args == message.args
     assert parked.options["retries"] == 2  # no retry burnt
     wait_ms = seconds_to_midnight(ctx.settings.quota_clock_offset_s) * 1000
-    assert before + wait_ms - 5000 <= parked.options["eta"] <= before + wait_ms + actors.PARK_JITTER_S * 1000 + 5000
+    assert before + wait_ms - 5000 <= parked.options["eta"] <= before + wait_ms + actors.PARK_JITTER_S[1] * 1000 + 5000
 
     assert fake.smembers(ctx.keys.parked(plan.id)) == {b"page:20240101-20240131:00000"}
     status = ctx.store.status(plan.id)
@@ -147,13 +147,16 @@ def test_park_delay_is_the_wait_plus_jitter_and_capped(global_context, plan, fak
     message = page_message(plan)
     monkeypatch.setattr(actors.random, "uniform", lambda low, high: high)
     before = time.time() * 1000
-    actors._park(ctx, plan.id, "page:x", message, QuotaWait(30))
-    actors._park(ctx, plan.id, "page:y", message, QuotaWait(30 * 86400))
-    etas = sorted(m.options["eta"] for m in queued(fake, "pages.DQ"))
-    assert before + 40_000 - 1000 <= etas[0] <= time.time() * 1000 + 40_000
-    assert etas[1] - before <= actors.MAX_PARK_S * 1000 + 1000
-    assert etas[1] - before >= actors.MAX_PARK_S * 1000 - 1000
-    assert ctx.store.status(plan.id).quota_waits == 2
+    actors._park(ctx, plan.id, "page:x", message, QuotaWait(30))  # jitter: a tenth of the wait
+    actors._park(ctx, plan.id, "page:y", message, QuotaWait(1))  # at least a second
+    actors._park(ctx, plan.id, "page:z", message, QuotaWait(3600))  # at most ten seconds
+    actors._park(ctx, plan.id, "page:w", message, QuotaWait(30 * 86400))
+    after = time.time() * 1000
+    delays = sorted(m.options["eta"] for m in queued(fake, "pages.DQ"))
+    for eta, expected_s in zip(delays, (2, 33, 3610)):
+        assert before + expected_s * 1000 - 1000 <= eta <= after + expected_s * 1000
+    assert actors.MAX_PARK_S * 1000 - 1000 <= delays[3] - before <= actors.MAX_PARK_S * 1000 + 1000
+    assert ctx.store.status(plan.id).quota_waits == 4
 
 
 # --- through a real Dramatiq worker ---------------------------------------------------------------

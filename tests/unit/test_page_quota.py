@@ -155,12 +155,12 @@ def test_bucket_reopens_at_utc_midnight_and_old_reservations_refund_nothing(ctx,
     now = time.time()
     before_midnight = (now // 86400 + 1) * 86400 - 1.0 - now  # 23:59:59 UTC by the bucket's clock
     late = QuotaBucket(fake, ctx.keys, clock_offset_s=before_midnight)
-    assert late.take(plan.credential, limits, "u1", 100).granted
-    assert late.take(plan.credential, limits, "u2", 100).granted
-    refused = late.take(plan.credential, limits, "u3", 100)
+    assert late.take(plan.credential, limits, plan.id, "u1", 100).granted
+    assert late.take(plan.credential, limits, plan.id, "u2", 100).granted
+    refused = late.take(plan.credential, limits, plan.id, "u3", 100)
     assert not refused.granted and 0 < refused.wait_s <= 1.0
     after = QuotaBucket(fake, ctx.keys, clock_offset_s=before_midnight + 2.0)  # 00:00:01, the next day
-    grant = after.take(plan.credential, limits, "u3", 100)
+    grant = after.take(plan.credential, limits, plan.id, "u3", 100)
     assert grant.granted and (grant.requests_left, grant.records_left) == (1, limits.daily_records - 100)
-    assert after.settle(plan.credential, "u1", 0) == 0  # yesterday's reservation: nothing to give back today
+    assert after.settle(plan.credential, plan.id, "u1", 0) == 0  # yesterday's reservation: nothing to give back today
     assert after.peek(plan.credential, limits).records_used == 100

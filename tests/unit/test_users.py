@@ -127,7 +127,7 @@ def test_user_server_error_is_raised_and_nothing_stored(ctx, plan, tiktok):
 @pytest.mark.limits(daily_requests=1)
 def test_user_waits_for_quota(ctx, plan, tiktok):
     limits = ctx.credentials.get(plan.credential)
-    assert ctx.quota.take(plan.credential, limits, "other", 1).granted
+    assert ctx.quota.take(plan.credential, limits, plan.id, "other", 1).granted
     with pytest.raises(QuotaWait):
         handle_user(ctx, request_user(ctx, plan, "alice"), "u1")
     assert tiktok.research_calls("/v2/research/user/info/") == []

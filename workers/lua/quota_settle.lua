@@ -1,8 +1,8 @@
 -- Give back the records a call reserved but did not use. Safe to repeat: the reservation is
 -- removed, so a second settle of the same unit refunds nothing.
--- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix
+-- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix, KEYS[3] shares-hash prefix
 -- ARGV: unit, used_records, clock_offset_s, unsent ('1': the call never went out, so its
--- request is given back too)
+-- request is given back too, to the bucket and to the harvest's share), harvest
 -- Returns the number of records refunded.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[3])
@@ -20,6 +20,7 @@ if tonumber(redis.call('HGET', KEYS[1], 'day')) ~= day then
 end
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'requests', -1)
+  redis.call('HINCRBY', KEYS[3] .. ':' .. day, ARGV[5], -1)
 end
 if refund <= 0 then
   return 0

@@ -1,7 +1,9 @@
 -- Take one request and up to `want` records from a credential's daily bucket, atomically.
--- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix (the UTC day number is appended)
+-- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix, KEYS[3] active-harvests sorted set,
+-- KEYS[4] shares-hash prefix (the UTC day number is appended to both prefixes)
 -- ARGV: daily_requests, daily_records, want, unit, clock_offset_s, least (the smallest grant
--- the caller can use)
+-- the caller can use), harvest, active_s (how long a harvest counts as active after it last
+-- asked), fair_wait_ms
 -- Returns {1, granted_records, requests_left, records_left}
 --      or {0, wait_ms, requests_left, records_left} when the bucket cannot serve the call.
 local t = redis.call('TIME')
@@ -10,6 +12,12 @@ local day = math.floor(now / 86400)
 local limit_requests = tonumber(ARGV[1])
 local limit_records = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
+local harvest = ARGV[7]
+
+-- Harvests asking for this credential lately share its day.
+redis.call('ZADD', KEYS[3], now, harvest)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
+redis.call('EXPIRE', KEYS[3], 2 * 86400)
 
 local b = redis.call('HMGET', KEYS[1], 'day', 'requests', 'records', 'spent_until')
 local requests, records = tonumber(b[2]) or 0, tonumber(b[3]) or 0
@@ -28,11 +36,34 @@ if requests >= limit_requests or limit_records - records < tonumber(ARGV[6]) the
   return {0, until_reset_ms, limit_requests - requests, limit_records - records}
 end
 
+-- Fair share of the day's requests: a harvest may run ahead of the other active harvests only
+-- as far as the requests left after this one still let each of them catch up. While the day
+-- is plentiful this never binds; near its end the harvests converge on equal counts. The
+-- harvest furthest behind may always take, so two harvests never block each other.
+local shares = KEYS[4] .. ':' .. day
+local mine = tonumber(redis.call('HGET', shares, harvest)) or 0
+local lead, furthest_behind = 0, true
+for _, other in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  if other ~= harvest then
+    local theirs = tonumber(redis.call('HGET', shares, other)) or 0
+    if theirs < mine then
+      furthest_behind = false
+    end
+    lead = lead + math.max(0, mine + 1 - theirs)
+  end
+end
+local left_after = limit_requests - requests - 1
+if not furthest_behind and left_after < lead then
+  return {0, tonumber(ARGV[9]), limit_requests - requests, limit_records - records}
+end
+
 -- Spend the day to the last record: a call may get a smaller page than it asked for.
 local grant = math.min(want, limit_records - records)
 redis.call('HINCRBY', KEYS[1], 'requests', 1)
 redis.call('HINCRBY', KEYS[1], 'records', grant)
+redis.call('HINCRBY', shares, harvest, 1)
+redis.call('EXPIRE', shares, 2 * 86400)
 local resv = KEYS[2] .. ':' .. day
 redis.call('HINCRBY', resv, ARGV[4], grant)
 redis.call('EXPIRE', resv, 2 * 86400)
-return {1, grant, limit_requests - requests - 1, limit_records - records - grant}
+return {1, grant, left_after, limit_records - records - grant}

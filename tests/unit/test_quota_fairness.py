@@ -1,0 +1,109 @@
+"""Harvests sharing a credential share its day: the bucket's fair-share rule."""
+
+import datetime as dt
+import random
+
+import pytest
+
+from schemas.credentials import Credential
+from tests.unit.conftest import noon_offset
+from workers import quota as quota_module
+from workers.keys import Keys
+from workers.quota import QuotaBucket
+
+LIMITS = Credential(project="p", client_key="k", client_secret="s", access_start=dt.date(2025, 1, 1),
+                    access_end=dt.date(2026, 12, 31), daily_requests=100, daily_records=100_000)
+
+
+@pytest.fixture
+def bucket(fake):
+    return QuotaBucket(fake, Keys("fair"), clock_offset_s=noon_offset())
+
+
+def take(bucket, harvest, n=[0]):
+    n[0] += 1
+    return bucket.take("cred", LIMITS, harvest, f"page:{n[0]}", 100)
+
+
+def spend_until_refused(bucket, harvest) -> int:
+    granted = 0
+    while take(bucket, harvest).granted:
+        granted += 1
+    return granted
+
+
+def test_a_harvest_alone_spends_the_whole_day(bucket):
+    assert spend_until_refused(bucket, "a") == 100
+
+
+def test_an_eager_harvest_leaves_half_the_day_to_one_that_asks_less_often(bucket):
+    rng = random.Random(3)
+    shares = {"a": 0, "b": 0}
+    for _ in range(2000):
+        harvest = "a" if rng.random() < 0.9 else "b"  # a asks nine times as often
+        shares[harvest] += take(bucket, harvest).granted
+    assert sum(shares.values()) == 100
+    assert abs(shares["a"] - shares["b"]) <= 1, shares
+
+
+def test_three_harvests_converge_on_equal_shares(bucket):
+    shares = {"a": sum(take(bucket, "a").granted for _ in range(20)), "b": 0, "c": 0}
+    assert shares["a"] == 20  # b and c arrive after a has run alone for a while
+    for _ in range(300):
+        for harvest in ("a", "b", "b", "c"):
+            shares[harvest] += take(bucket, harvest).granted
+    assert sum(shares.values()) == 100
+    assert max(shares.values()) - min(shares.values()) <= 1, shares
+
+
+def test_a_late_harvest_gets_what_is_left_when_the_first_has_had_its_share(bucket, fake):
+    spend_until_refused(bucket, "a")  # alone: the whole day
+    assert not take(bucket, "b").granted
+    assert int(fake.hget(Keys("fair").quota("cred"), "requests")) == 100
+
+
+def test_refusal_for_fairness_is_short_and_says_so_apart_from_an_empty_day(bucket):
+    take(bucket, "b")
+    spend_until_refused(bucket, "a")
+    refused = take(bucket, "a")
+    assert not refused.granted
+    assert refused.wait_s == quota_module.FAIR_WAIT_S
+    assert refused.requests_left > 0
+    assert spend_until_refused(bucket, "b") > 0  # what a had to leave goes to b
+    empty = take(bucket, "b")
+    assert not empty.granted and empty.wait_s > 3600  # now the day itself is spent
+
+
+def test_the_harvest_furthest_behind_may_always_take(bucket):
+    for _ in range(33):
+        assert all(take(bucket, harvest).granted for harvest in "abc")
+    # One request left and no room for anyone to run ahead of the others: the last request
+    # still goes out, and nobody waits for a day that is spent.
+    assert take(bucket, "b").granted
+    assert all(take(bucket, harvest).wait_s > 3600 for harvest in "abc")
+
+
+def test_a_harvest_that_stopped_asking_no_longer_holds_the_others_back(fake):
+    early = QuotaBucket(fake, Keys("fair"), clock_offset_s=noon_offset())
+    take(early, "b")
+    later = QuotaBucket(fake, Keys("fair"), clock_offset_s=noon_offset() + quota_module.ACTIVE_S + 1)
+    assert spend_until_refused(later, "a") == 99
+
+
+def test_a_finished_harvest_leaves_at_once(bucket):
+    take(bucket, "b")
+    first = spend_until_refused(bucket, "a")
+    bucket.leave("cred", "b")
+    assert first + spend_until_refused(bucket, "a") == 99
+
+
+def test_a_request_given_back_unsent_comes_off_the_harvests_share(bucket, fake):
+    take(bucket, "b")
+    grant = bucket.take("cred", LIMITS, "a", "page:x", 100)
+    assert grant.granted
+    bucket.settle("cred", "a", "page:x", 0, unsent=True)
+    shares_key = next(iter(fake.scan_iter("fair:quota:cred:shares:*")))
+    assert int(fake.hget(shares_key, "a")) == 0
+    assert int(fake.hget(shares_key, "b")) == 1
+    bucket.settle("cred", "a", "page:x", 0, unsent=True)  # repeated: nothing more comes off
+    assert int(fake.hget(shares_key, "a")) == 0
