@@ -61,12 +61,6 @@ def paid_call(
     raise AssertionError("unreachable")
 
 
-def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
-    """The harvest needs no more of its credential's day: the others need not wait for it."""
-    ctx.quota.leave(plan.credential, plan.id)
-    log.info("harvest_done", harvest=plan.id)
-
-
 def _throttle_key(ctx: WorkerContext, plan: HarvestPlan, unit: str) -> str:
     return f"{ctx.keys.quota(plan.credential)}:throttled:{plan.id}|{unit}"
 

@@ -16,9 +16,10 @@ from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import PageTask, UserTask
 from schemas.spec import HarvestPlan
 from workers import messages, metrics, windows
-from workers.calls import harvest_finished, paid_call
+from workers.calls import paid_call
 from workers.client import decode_video_page
 from workers.context import WorkerContext
+from workers.finish import harvest_finished
 from workers.errors import PermanentError, SearchExpired, TransientError
 from workers.progress import OPEN, RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record

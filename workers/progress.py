@@ -127,6 +127,15 @@ class HarvestStore:
             )
         )
 
+    def forget_claims(self, harvest: str, after_s: int) -> None:
+        """A finished harvest no longer needs to know which page owns each video (the largest
+        key, about 100 bytes a video) nor which answers are stored: they expire after
+        `after_s`, a grace for messages still in flight. Status keys stay."""
+        with self._redis.pipeline() as pipe:
+            pipe.expire(self.keys.owners(harvest), after_s)
+            pipe.expire(self.keys.fetched(harvest), after_s)
+            pipe.execute()
+
     def open_windows(self, harvest: str, windows: list[str]) -> None:
         """Add windows (halves of a split, a restarted search); ones already known keep their state."""
         with self._redis.pipeline() as pipe:

@@ -12,6 +12,7 @@ from pathlib import Path
 from schemas.spec import HarvestPlan
 
 PROVIDER = "TikTok"
+TEMPORARY_SUFFIX = ".tmp"
 
 
 class Storage:
@@ -51,9 +52,18 @@ class Storage:
     def write_records(self, plan: HarvestPlan, name: str, body: bytes) -> Path:
         return self._write_atomic(self.records_dir(plan) / name, body)
 
+    def remove_temporary(self, plan: HarvestPlan) -> int:
+        """Delete what writes cut short by a kill left behind; returns how many files."""
+        removed = 0
+        for folder in (self.source_dir(plan), self.records_dir(plan)):
+            for leftover in folder.glob(f".*{TEMPORARY_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def _write_atomic(self, path: Path, body: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
         try:
             with open(temporary, "wb") as handle:
                 handle.write(body)

@@ -6,9 +6,10 @@ import datetime as dt
 
 from schemas.messages import UserTask
 from workers import metrics
-from workers.calls import harvest_finished, paid_call
+from workers.calls import paid_call
 from workers.client import decode_user_body
 from workers.context import WorkerContext
+from workers.finish import harvest_finished
 from workers.errors import PermanentError
 from workers.records import encode_records, user_record
 from workers.storage import Storage

@@ -81,6 +81,17 @@ def assert_exact(store: HarvestStore, simulator_url: str, data_dir: Path, harves
     authors = truth_authors(simulator_url, truth, data_dir, plan)
     assert stored_usernames(data_dir, plan) == authors
     assert status.users_done == status.users_requested == len(authors)
+    assert_no_temporary_files(data_dir, plan)
+
+
+def assert_no_temporary_files(data_dir: Path, plan: HarvestPlan, timeout_s: float = 10) -> None:
+    """Writes a kill cut short are cleared away once the harvest is done (just after the
+    state turns `done`, hence the wait)."""
+    storage = Storage(data_dir)
+    deadline = time.monotonic() + timeout_s
+    while leftovers := [p.name for d in (storage.source_dir(plan), storage.records_dir(plan)) for p in d.glob(".*")]:
+        assert time.monotonic() < deadline, leftovers
+        time.sleep(0.2)
 
 
 def keys_for(namespace: str) -> Keys:

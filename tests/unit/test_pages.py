@@ -122,6 +122,21 @@ def test_videos_only_harvest_is_done_with_its_last_page(ctx, make_plan, tiktok, 
     assert (status.state, status.records, status.windows_done, status.users_requested) == ("done", 2, 1, 0)
 
 
+def test_finishing_clears_leftovers_of_killed_writes_the_quota_share_and_claims(ctx, make_plan, tiktok, fake):
+    plan = make_plan(collect=["videos"])
+    for folder in (ctx.storage.source_dir(plan), ctx.storage.records_dir(plan)):
+        folder.mkdir(parents=True)
+        (folder / ".tiktok_videos_20240101-20240131_p00000.json.0123abcd.tmp").write_bytes(b"[{")
+    tiktok.add_video(START, END, None, page_body([video(1)], cursor=100, has_more=False))
+    handle_page(ctx, first(plan), "m0", 0)
+    assert ctx.store.status(plan.id).state == "done"
+    assert list(files(ctx.storage.source_dir(plan))) == ["tiktok_videos_20240101-20240131_p00000.json"]
+    assert list(files(ctx.storage.records_dir(plan))) == ["tiktok_videos_20240101-20240131_p00000.json"]
+    assert fake.zscore(ctx.keys.quota_active(plan.credential), plan.id) is None
+    assert 0 < fake.ttl(ctx.keys.owners(plan.id)) <= 86400 and 0 < fake.ttl(ctx.keys.fetched(plan.id)) <= 86400
+    assert fake.ttl(ctx.keys.stats(plan.id)) == -1  # the status stays
+
+
 def test_video_on_two_pages_is_stored_once_by_the_first_page(ctx, plan, tiktok, fake):
     tiktok.add_video(START, END, None, page_body([video(5), video(4)], cursor=100, has_more=True, search_id="S"))
     tiktok.add_video(START, END, 100, page_body([video(4), video(3)], cursor=200, has_more=False, search_id="S"))
