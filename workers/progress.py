@@ -61,6 +61,9 @@ class HarvestStore:
     def is_done(self, harvest: str, unit: str) -> bool:
         return bool(self._redis.sismember(self.keys.done(harvest), unit))
 
+    def is_finished(self, harvest: str) -> bool:
+        return bool(self._redis.hexists(self.keys.meta(harvest), "finished_at"))
+
     def unit_state(self, harvest: str, unit: str, window: str | None = None) -> tuple[bool, bool, str | None]:
         """(done, fetched, the window's state) in one round trip."""
         with self._redis.pipeline(transaction=False) as pipe:

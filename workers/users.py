@@ -9,7 +9,7 @@ from workers import metrics
 from workers.calls import paid_call
 from workers.client import decode_user_body
 from workers.context import WorkerContext
-from workers.finish import harvest_finished
+from workers.finish import finish_again_if_finished, harvest_finished
 from workers.errors import PermanentError
 from workers.records import encode_records, user_record
 from workers.storage import Storage
@@ -22,7 +22,10 @@ def handle_user(ctx: WorkerContext, task: UserTask, message_id: str, retries: in
         raise PermanentError(f"unknown harvest {task.harvest_id}")
     unit = task.unit
     done, fetched, _ = store.unit_state(plan.id, unit)
-    if done or not store.take_lease(plan.id, unit, message_id):
+    if done:
+        finish_again_if_finished(ctx, plan)
+        return
+    if not store.take_lease(plan.id, unit, message_id):
         return
 
     name = Storage.user_name(task.username)

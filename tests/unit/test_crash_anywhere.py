@@ -138,7 +138,9 @@ def outcome(ctx, plan) -> dict:
     status = ctx.store.status(plan.id)
     return {"videos": stored, "people": people, "state": status.state, "records": status.records,
             "pages": status.pages, "users": (status.users_requested, status.users_done),
-            "temporaries": [p.name for p in ctx.storage.root.rglob("*.tmp")]}
+            "temporaries": [p.name for p in ctx.storage.root.rglob("*.tmp")],
+            "finished_up": (ctx.redis.zscore(ctx.keys.quota_active(plan.credential), plan.id) is None,
+                            ctx.redis.ttl(ctx.keys.owners(plan.id)) > 0)}
 
 
 def run(tmp_path, name, settings_factory, fake_factory, broker_factory, plan_factory, monkeypatch, blow_at):
@@ -196,6 +198,7 @@ def test_a_crash_at_any_step_changes_nothing_in_the_result(harness, tmp_path):
     assert expected["state"] == "done" and expected["records"] == len(expected["videos"]) == 13
     assert set(expected["videos"].values()) == {1}
     assert expected["users"] == (3, 3) and expected["temporaries"] == []
+    assert expected["finished_up"] == (True, True)
     assert steps > 300  # every step of every message is a place to die
 
     for blow_at in range(1, steps + 1):
