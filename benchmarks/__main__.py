@@ -3,7 +3,7 @@
 1. zero API latency, videos only: pages/s and records/s with 1 and 2 worker processes, CPU
    milliseconds per API call spent in the worker processes (our code, Dramatiq, httpx; the
    simulator runs in a process of its own), worker memory, requests per 100 records, and
-   the CPU per page spent in our own modules;
+   the CPU per page spent in our own modules, Redis commands per page (Dramatiq's included);
 2. the same with authors' profiles (requests per 100 records including user-info calls);
 3. 300 ms API latency: a fleet of 2 processes × 4 threads against one sequential client
    doing the same requests;
@@ -52,6 +52,7 @@ def main() -> int:
                 line("worker CPU per page", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
                 line("worker memory (RSS, all processes)", f"{r.worker_rss_mib:.0f} MiB")
                 line("requests per 100 records", f"{100 * r.requests / r.records:.2f}")
+                line("Redis commands per page", f"{r.redis_commands / r.calls:.1f}")
 
             per_page, ours = measure_our_code(bench, VIDEOS_SPEC)
             print(" one process, pages handled one after another (no Dramatiq), profiled:")
@@ -64,6 +65,7 @@ def main() -> int:
             line("API calls/s", f"{r.calls / r.seconds:.1f}")
             line("worker CPU per call", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
             line("requests per 100 records (videos + authors)", f"{100 * r.requests / r.records:.2f}")
+            line("Redis commands per API call", f"{r.redis_commands / r.calls:.1f}")
 
             print("300 ms API latency (the demo query over June 2024, with authors)")
             bench.set_latency(300)

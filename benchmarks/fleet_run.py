@@ -53,6 +53,7 @@ class RunResult:
     requests: int
     worker_cpu_s: float
     worker_rss_mib: float
+    redis_commands: int  # while harvesting: the workers' (Dramatiq's polling included) and the submit's
 
     @property
     def calls(self) -> int:
@@ -93,20 +94,40 @@ class Bench:
             cpu_before = sum(cpu_seconds(pid) for pid in pids)
             plan = prepare(spec, settings)
             began = time.perf_counter()
+            commands_before = commands_processed(client)
             start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+            polls = 0
             while (status := store.status(plan.id)).state not in ("done", "failed"):
+                polls += 1
                 if not fleet.child.alive():
                     raise RuntimeError(f"workers exited; see {fleet.log_path}")
                 time.sleep(0.02)
+            commands = commands_processed(client) - commands_before - 1
+            commands -= (polls + 1) * commands_per_status(client, store, plan.id)
             seconds = (status.finished_at or time.time()) - plan.submitted_at
             seconds = min(seconds, time.perf_counter() - began)
             cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
             rss = sum(rss_mib(pid) for pid in pids)
-            return RunResult(seconds, status.pages, status.records, status.users_done, status.requests, cpu, rss)
+            return RunResult(seconds, status.pages, status.records, status.users_done, status.requests, cpu, rss,
+                             commands)
         finally:
             fleet.stop()
             for key in client.scan_iter(match=f"{namespace}:*", count=1000):
                 client.delete(key)
+
+
+def commands_processed(client) -> int:
+    return int(client.info("stats")["total_commands_processed"])
+
+
+def commands_per_status(client, store: HarvestStore, harvest: str) -> int:
+    """What one status read costs, to take the benchmark's own polling out of the count."""
+    costs = []
+    for _ in range(5):
+        before = commands_processed(client)
+        store.status(harvest)
+        costs.append(commands_processed(client) - before - 1)
+    return min(costs)
 
 
 def wait_for_workers(fleet: Fleet, processes: int) -> list[int]:

@@ -78,7 +78,7 @@ def status(
     limits = _limits(settings)
     for item in statuses:
         item.storage.update(_storage_paths(settings, store.plan(item.id)))
-        item.quota = _quota(settings, client, store.keys, item.credential, limits.get(item.credential))
+        item.quota = _quota(settings, client, store.keys, item.credential, limits.get(item.credential), item.id)
     if as_json:
         document = statuses[0] if harvest_id else statuses
         typer.echo(msgspec.json.encode(document).decode())
@@ -97,14 +97,15 @@ def _limits(settings) -> dict:
         return {}
 
 
-def _quota(settings, client, keys, credential: str, limits):
+def _quota(settings, client, keys, credential: str, limits, harvest: str):
     """Today's bucket for the credential (how much is left only when `limits` is known)."""
     from schemas.status import QuotaStatus
     from workers.quota import QuotaBucket
 
-    view = QuotaBucket(client, keys, clock_offset_s=settings.quota_clock_offset_s).peek(credential, limits)
+    view = QuotaBucket(client, keys, clock_offset_s=settings.quota_clock_offset_s).peek(credential, limits, harvest)
     return QuotaStatus(credential, view.requests_used, view.records_used, view.requests_left,
-                       view.records_left, view.reset_in_s, view.spent_for_s)
+                       view.records_left, view.reset_in_s, view.spent_for_s, view.harvest_requests,
+                       view.harvests_sharing)
 
 
 def _storage_paths(settings, plan) -> dict[str, str]:

@@ -64,6 +64,9 @@ def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:
     left = f", {q.requests_left:,} left" if q.requests_left is not None else ""
     rows = [("quota today", f"{q.requests_used:,} requests used{left} ({q.credential}); "
                             f"resets in {dt.timedelta(seconds=round(q.resets_in_s))}")]
+    if q.harvests_sharing > 1:
+        rows.append(("", f"{q.harvest_requests:,} of them by this harvest, which shares the day evenly with "
+                         f"{q.harvests_sharing - 1} other harvest(s) on this credential"))
     if q.spent_for_s > 0:
         rows.append(("", f"[yellow]TikTok answers 429: paused for {dt.timedelta(seconds=round(q.spent_for_s))}[/]"))
     return rows

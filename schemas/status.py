@@ -19,6 +19,8 @@ class QuotaStatus(msgspec.Struct):
     records_left: int | None
     resets_in_s: float
     spent_for_s: float  # >0: TikTok kept answering 429; nothing is asked until then
+    harvest_requests: int = 0  # this harvest's part of requests_used
+    harvests_sharing: int = 0  # harvests asking for this credential's quota right now
 
 
 class HarvestStatus(msgspec.Struct):

@@ -46,6 +46,8 @@ class BucketView:
     records_left: int | None
     reset_in_s: float
     spent_for_s: float
+    harvest_requests: int = 0  # the peeked harvest's requests today
+    harvests_sharing: int = 0  # harvests that asked for this credential in the last ACTIVE_S
 
 
 class QuotaBucket:
@@ -97,9 +99,12 @@ class QuotaBucket:
                               args=[self._offset, margin_s, GRACE_S, GRACE_PAUSE_S])
         return int(ms) / 1000
 
-    def peek(self, credential: str, limits: Credential | None = None) -> BucketView:
-        requests, records, reset_ms, spent_ms = self._peek(
-            keys=[self._keys.quota(credential)], args=[self._offset]
+    def peek(self, credential: str, limits: Credential | None = None, harvest: str = "") -> BucketView:
+        """Today's bucket; with `harvest`, also that harvest's requests today."""
+        keys = self._keys
+        requests, records, reset_ms, spent_ms, mine, sharing = self._peek(
+            keys=[keys.quota(credential), keys.quota_active(credential), self._prefix(keys.quota_shares(credential, 0))],
+            args=[self._offset, harvest, ACTIVE_S],
         )
         return BucketView(
             requests_used=int(requests),
@@ -108,6 +113,8 @@ class QuotaBucket:
             records_left=max(0, limits.daily_records - int(records)) if limits else None,
             reset_in_s=int(reset_ms) / 1000,
             spent_for_s=int(spent_ms) / 1000,
+            harvest_requests=int(mine),
+            harvests_sharing=int(sharing),
         )
 
 

@@ -286,3 +286,10 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
     shares = [store.status(harvest).requests for harvest in (first_id, second_id)]
     assert sum(shares) == 400, shares
     assert abs(shares[0] - shares[1]) <= 1, shares
+
+    # The status tells a researcher why the harvest waits while others share the credential.
+    document = json.loads(cli("status", first_id, "--json", env=env).stdout)
+    assert document["quota"]["requests_used"] == 400 and document["quota"]["requests_left"] == 0
+    assert document["quota"]["harvest_requests"] == shares[0] and document["quota"]["harvests_sharing"] == 2
+    table = cli("status", second_id, env=dict(env, COLUMNS="200")).stdout
+    assert f"{shares[1]:,} of them by this harvest, which shares the day evenly with 1 other harvest" in table
