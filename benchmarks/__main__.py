@@ -54,10 +54,11 @@ def main() -> int:
                 line("requests per 100 records", f"{100 * r.requests / r.records:.2f}")
                 line("Redis commands per page", f"{r.redis_commands / r.calls:.1f}")
 
-            per_page, ours = measure_our_code(bench, VIDEOS_SPEC)
+            per_page, ours, round_trips = measure_our_code(bench, VIDEOS_SPEC)
             print(" one process, pages handled one after another (no Dramatiq), profiled:")
             line("CPU per page", f"{per_page:.1f} ms")
             line("of which in our own modules", f"{ours:.1f} ms (the rest: httpx, redis-py, msgspec, stdlib)")
+            line("Redis round trips per page (the handler's)", f"{round_trips:.1f}")
 
             print("Zero latency, videos and authors (the demo spec: six months)")
             r = bench.run(USERS_SPEC, processes=2, threads=4)
