@@ -19,8 +19,8 @@ from workers import messages, metrics, windows
 from workers.calls import paid_call
 from workers.client import decode_video_page
 from workers.context import WorkerContext
-from workers.finish import finish_again_if_finished, harvest_finished
 from workers.errors import PermanentError, SearchExpired, TransientError
+from workers.finish import finish_again_if_finished, harvest_finished
 from workers.progress import OPEN, RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage

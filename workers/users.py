@@ -9,8 +9,8 @@ from workers import metrics
 from workers.calls import paid_call
 from workers.client import decode_user_body
 from workers.context import WorkerContext
-from workers.finish import finish_again_if_finished, harvest_finished
 from workers.errors import PermanentError
+from workers.finish import finish_again_if_finished, harvest_finished
 from workers.records import encode_records, user_record
 from workers.storage import Storage
 
