@@ -23,8 +23,10 @@ RESET_MARGIN_S = 120
 # only: TikTok's reset may lag behind ours.
 GRACE_S = 3600
 GRACE_PAUSE_S = 600
-# A harvest counts as sharing the credential's day until it has not asked for this long.
-ACTIVE_S = 30
+# A harvest counts as sharing the credential's day until it has not asked for this long:
+# longer than one slow API call (the client waits up to 120 s for an answer), so a harvest
+# whose only chain is waiting on TikTok keeps its share.
+ACTIVE_S = 150
 # A harvest that must let the others catch up asks again after this long.
 FAIR_WAIT_S = 1.0
 
