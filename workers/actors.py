@@ -50,14 +50,14 @@ def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
     after it is enqueued: if this process dies before the acknowledgement, the original
     comes back holding the old token and is dropped, so the unit never runs twice."""
     ctx.store.park(harvest_id, unit)
-    metrics.quota_wait(ctx.store.plan(harvest_id).credential)
+    metrics.quota_wait(ctx.store.plan(harvest_id).credential, wait.why)
     jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait.wait_s / 10))
     delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, jitter_s))
     new_token = uuid.uuid4().hex
     ctx.broker.enqueue(message.copy(options={"lease_token": new_token}), delay=int(delay_s * 1000))
     if not ctx.store.hand_over_lease(harvest_id, unit, lease_token(message), new_token):
         log.warning("lease_taken_while_parking", harvest=harvest_id, unit=unit)
-    log.info("parked_for_quota", harvest=harvest_id, unit=unit, wait_s=round(delay_s))
+    log.info("parked_for_quota", harvest=harvest_id, unit=unit, why=wait.why, wait_s=round(delay_s))
 
 
 def fetch_page(payload: dict) -> None:

@@ -34,7 +34,7 @@ def paid_call(
         grant = ctx.quota.take(plan.credential, credential, plan.id, unit, want_records, least_records)
         metrics.quota_left(plan.credential, grant.requests_left, grant.records_left)
         if not grant.granted:
-            raise QuotaWait(grant.wait_s)
+            raise QuotaWait(grant.wait_s, grant.why)
         # The token comes after the quota: a parked message wakes without an OAuth call.
         try:
             token = ctx.tokens.get(plan.credential, credential)
@@ -52,7 +52,7 @@ def paid_call(
                 ctx.tokens.invalidate(plan.credential, credential, token)
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
-                raise QuotaWait(_throttled(ctx, plan, unit)) from None
+                raise QuotaWait(_throttled(ctx, plan, unit), "throttled") from None
             ctx.store.count(plan.id, "errors")
             raise
         metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)

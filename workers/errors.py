@@ -63,6 +63,7 @@ class CredentialRejected(PermanentError):
 class QuotaWait(Exception):
     """Raised inside a handler when the bucket cannot serve: the message is parked."""
 
-    def __init__(self, wait_s: float):
+    def __init__(self, wait_s: float, why: str = "day_spent"):
         self.wait_s = wait_s
-        super().__init__(f"quota exhausted; bucket reopens in {wait_s:.0f}s")
+        self.why = why  # throttled, day_spent or fair_share: a label for metrics and logs
+        super().__init__(f"waiting for quota ({why}) for {wait_s:.0f}s")

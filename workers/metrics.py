@@ -23,7 +23,9 @@ def init() -> None:
         pages=Counter("tiktok_harvest_pages_total", "Video pages stored.", ["project"]),
         records=Counter("tiktok_harvest_records_total", "Video records stored (each once per harvest).", ["project"]),
         users=Counter("tiktok_harvest_users_total", "Author profiles answered, by outcome.", ["project", "outcome"]),
-        quota_waits=Counter("tiktok_quota_waits_total", "Messages parked until the quota reopens.", ["credential"]),
+        quota_waits=Counter("tiktok_quota_waits_total", "Messages parked for quota, by why: day_spent (until "
+                            "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up).",
+                            ["credential", "why"]),
         dead=Counter("tiktok_dead_letters_total", "Messages that failed for good.", ["actor"]),
         requests_left=Gauge("tiktok_quota_requests_remaining", "Requests left today in the credential's bucket.",
                             ["credential"], multiprocess_mode="mostrecent"),
@@ -57,9 +59,9 @@ def user_answered(project: str, outcome: str) -> None:
         _m.users.labels(project, outcome).inc()
 
 
-def quota_wait(credential: str) -> None:
+def quota_wait(credential: str, why: str) -> None:
     if _m:
-        _m.quota_waits.labels(credential).inc()
+        _m.quota_waits.labels(credential, why).inc()
 
 
 def dead_letter(actor: str) -> None:

@@ -38,6 +38,7 @@ class Grant:
     wait_s: float  # when not granted: how long until the bucket can serve again
     requests_left: int
     records_left: int
+    why: str = ""  # when not granted: throttled, day_spent or fair_share
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class QuotaBucket:
         """One request and up to `want_records` records (at least `least_records`, or none)
         for `unit` of `harvest`."""
         keys = self._keys
-        ok, amount, requests_left, records_left = self._take(
+        ok, amount, requests_left, records_left, *why = self._take(
             keys=[keys.quota(credential), self._prefix(keys.reservations(credential, 0)),
                   keys.quota_active(credential), self._prefix(keys.quota_shares(credential, 0))],
             args=[limits.daily_requests, limits.daily_records, want_records, _reservation(harvest, unit),
@@ -79,7 +80,7 @@ class QuotaBucket:
         )
         if ok:
             return Grant(True, int(amount), 0.0, int(requests_left), int(records_left))
-        return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left))
+        return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left), _text(why[0]))
 
     def settle(self, credential: str, harvest: str, unit: str, used_records: int, *, unsent: bool = False) -> int:
         """Refund the records `unit` reserved beyond `used_records`; with `unsent`, the call
@@ -123,3 +124,7 @@ class QuotaBucket:
 def _reservation(harvest: str, unit: str) -> str:
     """Unit names repeat across harvests; a reservation belongs to one harvest's unit."""
     return f"{harvest}|{unit}"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

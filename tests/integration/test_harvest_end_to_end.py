@@ -4,6 +4,7 @@ over HTTP. What is stored must be exactly the simulator's matching set."""
 import contextlib
 import json
 import os
+import re
 import signal
 import time
 
@@ -269,8 +270,11 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
     last request, and the two harvests get equal halves of it."""
     from tests.conftest import write_credentials
 
+    from harvest_cli.processes import free_port
+
     credentials = write_credentials(tmp_path / "shared.toml", daily_requests=400)
-    env = dict(harvest_env, HARVEST_CREDENTIALS_FILE=str(credentials))
+    port = free_port()
+    env = dict(harvest_env, HARVEST_CREDENTIALS_FILE=str(credentials), HARVEST_METRICS_PORT=str(port))
     second = tmp_path / "second.yaml"
     second.write_text(DEMO_SPEC.read_text().replace("tiktok_query_demo001", "tiktok_query_demo002")
                       .replace("20240101-20240630", "20240701-20241231"))
@@ -293,3 +297,9 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
     assert document["quota"]["harvest_requests"] == shares[0] and document["quota"]["harvests_sharing"] == 2
     table = cli("status", second_id, env=dict(env, COLUMNS="200")).stdout
     assert f"{shares[1]:,} of them by this harvest, which shares the day evenly with 1 other harvest" in table
+
+    # Grafana can tell why pages wait: here, at least, for the spent day.
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    waits = [line for line in metrics.splitlines() if line.startswith("tiktok_quota_waits_total{")]
+    assert any('why="day_spent"' in line and float(line.rsplit(" ", 1)[1]) > 0 for line in waits), waits
+    assert all(re.search(r'why="(day_spent|throttled|fair_share)"', line) for line in waits), waits

@@ -36,7 +36,7 @@ def test_empty_bucket_waits_before_any_research_call(ctx, plan, tiktok, fake):
     calls = len(tiktok.calls)
     with pytest.raises(QuotaWait) as caught:
         handle_page(ctx, first(plan), "m0", 0)
-    assert len(tiktok.calls) == calls  # no HTTP call at all
+    assert len(tiktok.calls) == calls and caught.value.why == "day_spent"  # no HTTP call at all
     assert abs(caught.value.wait_s - seconds_to_midnight(ctx.settings.quota_clock_offset_s)) < 5
     assert files(source(ctx, plan)) == {} and queued(fake, "pages") == []
     assert not ctx.store.is_done(plan.id, first(plan).unit)
@@ -61,6 +61,7 @@ def test_429_pauses_briefly_then_three_in_a_row_spend_the_credential(ctx, plan, 
         with pytest.raises(QuotaWait) as caught:
             handle_page(ctx, first(plan), "m0", 0)  # the parked message comes back with the same id
         waits.append(caught.value.wait_s)
+        assert caught.value.why == "throttled"
     assert waits[:2] == [5, 30]
     assert abs(waits[2] - (seconds_to_midnight(ctx.settings.quota_clock_offset_s) + RESET_MARGIN_S)) < 5
     view = bucket(ctx, plan)
@@ -70,7 +71,7 @@ def test_429_pauses_briefly_then_three_in_a_row_spend_the_credential(ctx, plan, 
     calls = len(tiktok.calls)
     with pytest.raises(QuotaWait) as caught:
         handle_page(ctx, first(plan), "m0", 0)
-    assert len(tiktok.calls) == calls
+    assert len(tiktok.calls) == calls and caught.value.why == "throttled"
     assert abs(caught.value.wait_s - (seconds_to_midnight(ctx.settings.quota_clock_offset_s) + RESET_MARGIN_S)) < 5
     assert ctx.store.status(plan.id).errors == 0  # waiting is not failing
 

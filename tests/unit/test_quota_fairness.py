@@ -67,11 +67,11 @@ def test_refusal_for_fairness_is_short_and_says_so_apart_from_an_empty_day(bucke
     spend_until_refused(bucket, "a")
     refused = take(bucket, "a")
     assert not refused.granted
-    assert refused.wait_s == quota_module.FAIR_WAIT_S
+    assert refused.wait_s == quota_module.FAIR_WAIT_S and refused.why == "fair_share"
     assert refused.requests_left > 0
     assert spend_until_refused(bucket, "b") > 0  # what a had to leave goes to b
     empty = take(bucket, "b")
-    assert not empty.granted and empty.wait_s > 3600  # now the day itself is spent
+    assert not empty.granted and empty.wait_s > 3600 and empty.why == "day_spent"  # now the day itself is spent
 
 
 def test_the_harvest_furthest_behind_may_always_take(bucket):

@@ -5,7 +5,8 @@
 -- the caller can use), harvest, active_s (how long a harvest counts as active after it last
 -- asked), fair_wait_ms
 -- Returns {1, granted_records, requests_left, records_left}
---      or {0, wait_ms, requests_left, records_left} when the bucket cannot serve the call.
+--      or {0, wait_ms, requests_left, records_left, why} when the bucket cannot serve the call,
+--      why being 'throttled' (TikTok kept answering 429), 'day_spent' or 'fair_share'.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[5])
 local day = math.floor(now / 86400)
@@ -30,10 +31,10 @@ end
 local until_reset_ms = math.ceil(((day + 1) * 86400 - now) * 1000)
 local spent_until = tonumber(b[4]) or 0
 if now < spent_until then
-  return {0, math.ceil((spent_until - now) * 1000), limit_requests - requests, limit_records - records}
+  return {0, math.ceil((spent_until - now) * 1000), limit_requests - requests, limit_records - records, 'throttled'}
 end
 if requests >= limit_requests or limit_records - records < tonumber(ARGV[6]) then
-  return {0, until_reset_ms, limit_requests - requests, limit_records - records}
+  return {0, until_reset_ms, limit_requests - requests, limit_records - records, 'day_spent'}
 end
 
 -- Fair share of the day's requests: a harvest may run ahead of the other active harvests only
@@ -54,7 +55,7 @@ for _, other in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
 end
 local left_after = limit_requests - requests - 1
 if not furthest_behind and left_after < lead then
-  return {0, tonumber(ARGV[9]), limit_requests - requests, limit_records - records}
+  return {0, tonumber(ARGV[9]), limit_requests - requests, limit_records - records, 'fair_share'}
 end
 
 -- Spend the day to the last record: a call may get a smaller page than it asked for.
