@@ -108,8 +108,8 @@ def demo_command(
         console.print(f"Submitted harvest [bold]{plan.id}[/]: {len(plan.windows)} windows of up to 31 days, newest first.")
         store = HarvestStore(client, Keys(NAMESPACE))
         status = watch(store, plan.id, timeout_s, fleet)
-        summarise(console, status, plan, api_url, data_dir)
-        if status.state != "done":
+        exact = summarise(console, status, plan, api_url, data_dir)
+        if status.state != "done" or not exact:
             raise typer.Exit(1)
     finally:
         for child in reversed(started):
@@ -132,7 +132,8 @@ def watch(store, harvest_id: str, timeout_s: int, fleet: Fleet):
             time.sleep(0.25)
 
 
-def summarise(console: Console, status, plan, api_url: str, data_dir: Path) -> None:
+def summarise(console: Console, status, plan, api_url: str, data_dir: Path) -> bool:
+    """Print what was stored where; True when it is exactly the simulator's matching set."""
     from workers.storage import Storage
 
     storage = Storage(data_dir)
@@ -151,6 +152,7 @@ def summarise(console: Console, status, plan, api_url: str, data_dir: Path) -> N
         f"    {storage.records_dir(plan)}\n"
         f"  raw API pages in\n    {storage.source_dir(plan)}"
     )
+    return status.records == truth
 
 
 def _query_json(plan) -> dict:
