@@ -1,13 +1,15 @@
-"""What happens when the last unit of a harvest is done.
+"""Finishing a harvest, once every unit is done.
 
-The unit that finished the harvest does this right after marking itself done. If its worker
-dies in between, the message comes back, finds its unit done, and does it then: every step
-here is safe to repeat.
+The unit that completed the harvest finishes it right after marking itself done; only then
+is the harvest `done` (finished_at set). If its worker dies in between, the message comes
+back, finds its unit done and the harvest not finished, and finishes it: every step here is
+safe to repeat.
 """
 
 import structlog
 
 from schemas.spec import HarvestPlan
+from workers.authors import expand_authors
 from workers.context import WorkerContext
 
 log = structlog.get_logger(__name__)
@@ -17,17 +19,21 @@ FORGET_CLAIMS_AFTER_S = 86400
 
 
 def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
-    """Stop holding back the other harvests on the credential, let the per-video bookkeeping
-    expire, and clear away the temporary files of writes a killed worker never finished
-    (nothing writes for this harvest now)."""
+    """Stop holding back the other harvests on the credential, expand the authors in the
+    video records, clear away the temporary files of writes a killed worker never finished
+    (nothing else writes for this harvest now), let the per-video bookkeeping expire, and
+    mark the harvest done."""
     ctx.quota.leave(plan.credential, plan.id)
-    ctx.store.forget_claims(plan.id, FORGET_CLAIMS_AFTER_S)
+    pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
     removed = ctx.storage.remove_temporary(plan)
-    log.info("harvest_finished", harvest=plan.id, temporary_files_removed=removed)
+    ctx.store.forget_claims(plan.id, FORGET_CLAIMS_AFTER_S)
+    ctx.store.mark_finished(plan.id)
+    log.info("harvest_finished", harvest=plan.id, pages_with_authors_expanded=pages_rewritten,
+             temporary_files_removed=removed)
 
 
-def finish_again_if_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
-    """For a message whose unit is already done: if the harvest is finished, the message may
-    be the one that finished it, come back after a crash before the finishing was done."""
-    if ctx.store.is_finished(plan.id):
+def finish_if_unfinished(ctx: WorkerContext, plan: HarvestPlan) -> None:
+    """For a message whose unit is already done: it may be the one that completed the
+    harvest, come back after a crash before the harvest was finished."""
+    if ctx.store.needs_finishing(plan.id):
         harvest_finished(ctx, plan)

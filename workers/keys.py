@@ -49,7 +49,7 @@ class Keys:
         return f"{self.namespace}:h:{harvest}:plan"
 
     def meta(self, harvest: str) -> str:
-        """Hash: state, enqueued flag, finished_at."""
+        """Hash: state, enqueued flag, completed_at (every unit done), finished_at (finishing done)."""
         return f"{self.namespace}:h:{harvest}:meta"
 
     def stats(self, harvest: str) -> str:

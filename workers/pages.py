@@ -20,7 +20,7 @@ from workers.calls import paid_call
 from workers.client import decode_video_page
 from workers.context import WorkerContext
 from workers.errors import PermanentError, SearchExpired, TransientError
-from workers.finish import finish_again_if_finished, harvest_finished
+from workers.finish import finish_if_unfinished, harvest_finished
 from workers.progress import OPEN, RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage
@@ -41,7 +41,7 @@ def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: in
     unit = task.unit
     done, fetched, window_state = store.unit_state(plan.id, unit, task.window)
     if done:
-        finish_again_if_finished(ctx, plan)
+        finish_if_unfinished(ctx, plan)
         return  # already stored: acknowledged without a new API call
     if window_state != OPEN and not fetched:
         # The window was split or restarted: this chain has ended. (A page whose answer is

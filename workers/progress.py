@@ -61,8 +61,13 @@ class HarvestStore:
     def is_done(self, harvest: str, unit: str) -> bool:
         return bool(self._redis.sismember(self.keys.done(harvest), unit))
 
-    def is_finished(self, harvest: str) -> bool:
-        return bool(self._redis.hexists(self.keys.meta(harvest), "finished_at"))
+    def needs_finishing(self, harvest: str) -> bool:
+        """Every unit is done but finishing (workers/finish.py) has not been through."""
+        completed, finished = self._redis.hmget(self.keys.meta(harvest), "completed_at", "finished_at")
+        return completed is not None and finished is None
+
+    def mark_finished(self, harvest: str) -> None:
+        self._redis.hsetnx(self.keys.meta(harvest), "finished_at", f"{time.time():.3f}")
 
     def unit_state(self, harvest: str, unit: str, window: str | None = None) -> tuple[bool, bool, str | None]:
         """(done, fetched, the window's state) in one round trip."""
@@ -112,7 +117,7 @@ class HarvestStore:
             self._redis.sadd(self.keys.users_requested(harvest), *usernames)
 
     def page_done(self, harvest: str, unit: str, window: str, records: int, window_ended: bool) -> bool:
-        """Returns True when this call finished the whole harvest."""
+        """Returns True when this call completed the last unit of the harvest."""
         return self._done(harvest, unit, "page", records, window, window_ended, "", "")
 
     def user_done(self, harvest: str, unit: str, username: str, outcome: str) -> bool:

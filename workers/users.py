@@ -10,7 +10,7 @@ from workers.calls import paid_call
 from workers.client import decode_user_body
 from workers.context import WorkerContext
 from workers.errors import PermanentError
-from workers.finish import finish_again_if_finished, harvest_finished
+from workers.finish import finish_if_unfinished, harvest_finished
 from workers.records import encode_records, user_record
 from workers.storage import Storage
 
@@ -23,7 +23,7 @@ def handle_user(ctx: WorkerContext, task: UserTask, message_id: str, retries: in
     unit = task.unit
     done, fetched, _ = store.unit_state(plan.id, unit)
     if done:
-        finish_again_if_finished(ctx, plan)
+        finish_if_unfinished(ctx, plan)
         return
     if not store.take_lease(plan.id, unit, message_id):
         return

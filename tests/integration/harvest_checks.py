@@ -47,6 +47,17 @@ def stored_video_ids(data_dir: Path, plan: HarvestPlan) -> collections.Counter:
     return seen
 
 
+def unexpanded_authors(data_dir: Path, plan: HarvestPlan) -> set[str]:
+    """Video authors still written as a bare reference (no profile expanded into them)."""
+    bare = set()
+    for path in Storage(data_dir).records_dir(plan).glob("tiktok_videos_*.json"):
+        for record in json.loads(path.read_bytes()):
+            author = record.get("author")
+            if author and "additionalProperty" not in author:
+                bare.add(author["alternateName"])
+    return bare
+
+
 def stored_usernames(data_dir: Path, plan: HarvestPlan) -> set[str]:
     names = set()
     for path in Storage(data_dir).records_dir(plan).glob("tiktok_user_*.json"):
@@ -81,6 +92,7 @@ def assert_exact(store: HarvestStore, simulator_url: str, data_dir: Path, harves
     authors = truth_authors(simulator_url, truth, data_dir, plan)
     assert stored_usernames(data_dir, plan) == authors
     assert status.users_done == status.users_requested == len(authors)
+    assert not unexpanded_authors(data_dir, plan)  # every author expanded from their profile
     assert_no_temporary_files(data_dir, plan)
 
 

@@ -130,13 +130,14 @@ def harvest(settings, broker, fake, transport, plan_spec, fuse: Fuse, monkeypatc
 
 
 def outcome(ctx, plan) -> dict:
-    stored = Counter()
+    stored, authors = Counter(), {}
     for path in ctx.storage.records_dir(plan).glob("tiktok_videos_*.json"):
         for record in json.loads(path.read_bytes()):
             stored[record["@id"]] += 1
+            authors[record["@id"]] = (record["author"]["alternateName"], record["author"].get("name"))
     people = sorted(path.name for path in ctx.storage.records_dir(plan).glob("tiktok_user_*.json"))
     status = ctx.store.status(plan.id)
-    return {"videos": stored, "people": people, "state": status.state, "records": status.records,
+    return {"videos": stored, "authors": authors, "people": people, "state": status.state, "records": status.records,
             "pages": status.pages, "users": (status.users_requested, status.users_done),
             "temporaries": [p.name for p in ctx.storage.root.rglob("*.tmp")],
             "finished_up": (ctx.redis.zscore(ctx.keys.quota_active(plan.credential), plan.id) is None,
@@ -199,6 +200,8 @@ def test_a_crash_at_any_step_changes_nothing_in_the_result(harness, tmp_path):
     assert set(expected["videos"].values()) == {1}
     assert expected["users"] == (3, 3) and expected["temporaries"] == []
     assert expected["finished_up"] == (True, True)
+    # Authors are expanded from their profiles once all are in; carol's name did not resolve.
+    assert set(expected["authors"].values()) == {("alice", "alice"), ("bob", "bob"), ("carol", None)}
     assert steps > 300  # every step of every message is a place to die
 
     for blow_at in range(1, steps + 1):

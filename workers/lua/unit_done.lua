@@ -19,7 +19,7 @@ redis.call('SREM', KEYS[7], unit)
 -- A done unit needs no owner any more: later duplicates stop at the done check.
 redis.call('DEL', KEYS[8])
 
-if redis.call('HEXISTS', KEYS[6], 'finished_at') == 1 then
+if redis.call('HEXISTS', KEYS[6], 'completed_at') == 1 then
   return 0
 end
 local states = redis.call('HVALS', KEYS[3])
@@ -37,5 +37,6 @@ end
 if redis.call('SCARD', KEYS[4]) > redis.call('HLEN', KEYS[5]) then
   return 0
 end
-redis.call('HSET', KEYS[6], 'finished_at', ARGV[8])
+-- Every unit is done; finishing (workers/finish.py) sets finished_at when it is through.
+redis.call('HSET', KEYS[6], 'completed_at', ARGV[8])
 return 1
