@@ -88,7 +88,7 @@ def main() -> int:
         print("Finishing: authors expanded into 1,000 pages of video records (100,000 videos, 20,000 authors)")
         seconds, per_page, peak_mib = measure_finishing(Path(tmp) / "finishing")
         line("rewrite of every page", f"{seconds:.1f} s ({per_page:.1f} ms per page)")
-        line("peak memory of the process", f"{peak_mib:.0f} MiB")
+        line("peak memory (a process of its own)", f"{peak_mib:.0f} MiB")
     return 0
 
 
