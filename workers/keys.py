@@ -20,17 +20,24 @@ class Keys:
         """Hash: the credential's bucket (day, requests, records, spent_until)."""
         return f"{self.namespace}:quota:{credential}"
 
+    # The quota scripts append the UTC day number (by the Redis clock) to these prefixes.
+    def reservations_prefix(self, credential: str) -> str:
+        return f"{self.namespace}:quota:{credential}:resv"
+
     def reservations(self, credential: str, day: int) -> str:
-        """Hash: logical unit -> records reserved by calls not yet settled that day."""
-        return f"{self.namespace}:quota:{credential}:resv:{day}"
+        """Hash: harvest|logical unit -> records reserved by calls not yet settled that day."""
+        return f"{self.reservations_prefix(credential)}:{day}"
+
+    def quota_shares_prefix(self, credential: str) -> str:
+        return f"{self.namespace}:quota:{credential}:shares"
+
+    def quota_shares(self, credential: str, day: int) -> str:
+        """Hash: harvest id -> requests it took from the credential's bucket that UTC day."""
+        return f"{self.quota_shares_prefix(credential)}:{day}"
 
     def quota_active(self, credential: str) -> str:
         """Sorted set: harvest id -> when it last asked this credential's bucket for quota."""
         return f"{self.namespace}:quota:{credential}:active"
-
-    def quota_shares(self, credential: str, day: int) -> str:
-        """Hash: harvest id -> requests it took from the credential's bucket that UTC day."""
-        return f"{self.namespace}:quota:{credential}:shares:{day}"
 
     def token(self, credential: str) -> str:
         """String: the shared access token, encrypted with a key derived from the secret."""

@@ -63,18 +63,14 @@ class QuotaBucket:
         self._mark_spent = lua.register(redis, "quota_mark_spent")
         self._peek = lua.register(redis, "quota_peek")
 
-    def _prefix(self, key: str) -> str:
-        """A per-day key without its day: the scripts append the day by the Redis clock."""
-        return key.rsplit(":", 1)[0]
-
     def take(self, credential: str, limits: Credential, harvest: str, unit: str, want_records: int,
              least_records: int = 1) -> Grant:
         """One request and up to `want_records` records (at least `least_records`, or none)
         for `unit` of `harvest`."""
         keys = self._keys
         ok, amount, requests_left, records_left, *why = self._take(
-            keys=[keys.quota(credential), self._prefix(keys.reservations(credential, 0)),
-                  keys.quota_active(credential), self._prefix(keys.quota_shares(credential, 0))],
+            keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_active(credential),
+                  keys.quota_shares_prefix(credential)],
             args=[limits.daily_requests, limits.daily_records, want_records, _reservation(harvest, unit),
                   self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000)],
         )
@@ -87,8 +83,7 @@ class QuotaBucket:
         never went out and its request is given back too. Returns the records refunded."""
         keys = self._keys
         return int(self._settle(
-            keys=[keys.quota(credential), self._prefix(keys.reservations(credential, 0)),
-                  self._prefix(keys.quota_shares(credential, 0))],
+            keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_shares_prefix(credential)],
             args=[_reservation(harvest, unit), used_records, self._offset, "1" if unsent else "0", harvest],
         ))
 
@@ -106,7 +101,7 @@ class QuotaBucket:
         """Today's bucket; with `harvest`, also that harvest's requests today."""
         keys = self._keys
         requests, records, reset_ms, spent_ms, mine, sharing = self._peek(
-            keys=[keys.quota(credential), keys.quota_active(credential), self._prefix(keys.quota_shares(credential, 0))],
+            keys=[keys.quota(credential), keys.quota_active(credential), keys.quota_shares_prefix(credential)],
             args=[self._offset, harvest, ACTIVE_S],
         )
         return BucketView(
