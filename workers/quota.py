@@ -7,8 +7,8 @@ not use; reservations are keyed by harvest and logical unit, so a redelivered un
 whatever its crashed attempt reserved.
 
 Harvests that share a credential share its day fairly: the bucket counts each harvest's
-requests, and near the end of the day one that is ahead of the others waits for them to
-catch up (see quota_take.lua). While the day is plentiful nobody waits for anybody.
+requests, and a harvest may take one more only while the requests left after it still let
+every other active harvest catch up (see quota_take.lua). A harvest alone gets the whole day.
 """
 
 from dataclasses import dataclass

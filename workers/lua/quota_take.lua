@@ -38,9 +38,9 @@ if requests >= limit_requests or limit_records - records < tonumber(ARGV[6]) the
 end
 
 -- Fair share of the day's requests: a harvest may run ahead of the other active harvests only
--- as far as the requests left after this one still let each of them catch up. While the day
--- is plentiful this never binds; near its end the harvests converge on equal counts. The
--- harvest furthest behind may always take, so two harvests never block each other.
+-- as far as the requests left after this one still let each of them catch up, so the day
+-- ends with equal counts for harvests that kept asking. The harvest furthest behind may
+-- always take, so harvests never block each other.
 local shares = KEYS[4] .. ':' .. day
 local mine = tonumber(redis.call('HGET', shares, harvest)) or 0
 local lead, furthest_behind = 0, true
