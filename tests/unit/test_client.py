@@ -310,21 +310,22 @@ def _everything_said(error: BaseException) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("answer", TOKEN_FAILURES, ids=lambda a: type(a).__name__ + str(getattr(a, "status_code", "")))
-def test_token_failures_never_mention_the_secret(api, client, answer):
-    route = api.post(TOKEN)
+def _said_on_failure(api, path: str, answer, call) -> str:
+    """Everything the exception says when `call()` meets `answer` (a response or an error) at `path`."""
+    route = api.post(path)
     route.mock(side_effect=answer) if isinstance(answer, Exception) else route.mock(return_value=answer)
     with pytest.raises(Exception) as caught:
-        client.request_token(CLIENT_KEY, CLIENT_SECRET)
-    said = _everything_said(caught.value)
+        call()
+    return _everything_said(caught.value)
+
+
+@pytest.mark.parametrize("answer", TOKEN_FAILURES, ids=lambda a: type(a).__name__ + str(getattr(a, "status_code", "")))
+def test_token_failures_never_mention_the_secret(api, client, answer):
+    said = _said_on_failure(api, TOKEN, answer, lambda: client.request_token(CLIENT_KEY, CLIENT_SECRET))
     assert CLIENT_SECRET not in said
 
 
 @pytest.mark.parametrize("answer", RESEARCH_FAILURES, ids=lambda a: type(a).__name__ + str(getattr(a, "status_code", "")))
 def test_research_failures_never_mention_the_token(api, client, answer):
-    route = api.post(VIDEO_QUERY)
-    route.mock(side_effect=answer) if isinstance(answer, Exception) else route.mock(return_value=answer)
-    with pytest.raises(Exception) as caught:
-        client.query_videos(ACCESS_TOKEN, BODY)
-    said = _everything_said(caught.value)
+    said = _said_on_failure(api, VIDEO_QUERY, answer, lambda: client.query_videos(ACCESS_TOKEN, BODY))
     assert ACCESS_TOKEN not in said and "Bearer" not in said
