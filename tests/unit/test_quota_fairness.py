@@ -1,6 +1,7 @@
 """Harvests sharing a credential share its day: the bucket's fair-share rule."""
 
 import datetime as dt
+import itertools
 import random
 
 import pytest
@@ -20,9 +21,12 @@ def bucket(fake):
     return QuotaBucket(fake, Keys("fair"), clock_offset_s=noon_offset())
 
 
-def take(bucket, harvest, n=[0]):
-    n[0] += 1
-    return bucket.take("cred", LIMITS, harvest, f"page:{n[0]}", 100)
+UNITS = itertools.count()
+
+
+def take(bucket, harvest):
+    """One request for a new unit of `harvest`."""
+    return bucket.take("cred", LIMITS, harvest, f"page:{next(UNITS)}", 100)
 
 
 def spend_until_refused(bucket, harvest) -> int:
