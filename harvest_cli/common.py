@@ -25,7 +25,7 @@ def settings_from(**overrides) -> Settings:
 def connect(settings: Settings) -> redis.Redis:
     from workers.broker import redis_client
 
-    client = redis_client(settings, client_name="tiktok-harvest-cli")
+    client = redis_client(settings, client_name="tiktok-harvest-cli", read_timeout_s=10)
     try:
         client.ping()
     except redis.RedisError as error:

@@ -1,5 +1,6 @@
 """The broker factory: Redis connection, recovery timing and the middleware pipeline."""
 
+import socket
 import threading
 
 import dramatiq
@@ -35,14 +36,27 @@ class HarvestBroker(RedisBroker):
             self._forced.on = False
 
 
-def redis_client(settings: Settings, *, client_name: str = "tiktok-harvest") -> redis.Redis:
+# A dead connection (the host gone without a word) is noticed after about a minute of
+# silence: 30 s idle, then 3 probes 10 s apart.
+KEEPALIVE = {socket.TCP_KEEPIDLE: 30, socket.TCP_KEEPINTVL: 10, socket.TCP_KEEPCNT: 3}
+
+
+def redis_client(settings: Settings, *, client_name: str = "tiktok-harvest",
+                 read_timeout_s: float | None = None) -> redis.Redis:
+    """Workers wait for Redis's answer however long it takes (no read timeout): a command
+    Redis has not answered yet may still run, so giving up on it is worse than waiting. A
+    timed-out fetch would leave the messages it moved to this worker's unacknowledged set
+    with nobody to process them, and redis-py would resend a timed-out script (a quota take)
+    so that it runs twice. While Redis stalls (a fork, a failover, a paused host) the fleet
+    waits; a connection that is really gone is told apart by TCP keepalive. The command line
+    passes a read timeout: a person would rather see an error than wait."""
     return redis.Redis.from_url(
         settings.redis_url,
-        socket_timeout=10,
+        socket_timeout=read_timeout_s,
         socket_connect_timeout=5,
         socket_keepalive=True,
+        socket_keepalive_options=KEEPALIVE,
         health_check_interval=30,
-        retry_on_timeout=True,
         client_name=client_name,
     )
 
