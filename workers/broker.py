@@ -37,8 +37,10 @@ class HarvestBroker(RedisBroker):
 
 
 # A dead connection (the host gone without a word) is noticed after about a minute of
-# silence: 30 s idle, then 3 probes 10 s apart.
-KEEPALIVE = {socket.TCP_KEEPIDLE: 30, socket.TCP_KEEPINTVL: 10, socket.TCP_KEEPCNT: 3}
+# silence: 30 s idle, then 3 probes 10 s apart (the options this platform has).
+KEEPALIVE = {getattr(socket, name): value
+             for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 3))
+             if hasattr(socket, name)}
 
 
 def redis_client(settings: Settings, *, client_name: str = "tiktok-harvest",
