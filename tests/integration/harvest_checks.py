@@ -13,6 +13,8 @@ from workers.keys import Keys
 from workers.progress import HarvestStore
 from workers.storage import Storage
 
+DEMO_SPEC = Path(__file__).resolve().parents[2] / "harvest_cli" / "demo_spec.yaml"  # 6,101 videos, ~950 authors
+
 
 def wait_for_state(store: HarvestStore, harvest_id: str, states=("done", "failed"), timeout_s: float = 300,
                    fleets=(), may_wait_for_quota: bool = False):

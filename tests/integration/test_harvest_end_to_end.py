@@ -11,13 +11,12 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import ROOT, cli
-from tests.integration.harvest_checks import assert_exact, wait_for_state
+from tests.conftest import cli
+from tests.integration.harvest_checks import DEMO_SPEC, assert_exact, wait_for_state
 from workers.keys import Keys
 from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration
-DEMO_SPEC = ROOT / "harvest_cli" / "demo_spec.yaml"  # 6,101 videos over six months, ~950 authors
 
 
 # API faults, all at once (the simulator's switches).

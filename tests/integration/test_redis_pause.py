@@ -9,8 +9,8 @@ import pytest
 import redis
 
 from harvest_cli.processes import start_redis
-from tests.conftest import ROOT, cli
-from tests.integration.harvest_checks import assert_exact, wait_for_state
+from tests.conftest import cli
+from tests.integration.harvest_checks import DEMO_SPEC, assert_exact, wait_for_state
 from workers.keys import Keys
 from workers.progress import HarvestStore
 
@@ -25,7 +25,7 @@ def test_harvest_is_exact_after_redis_stalls_mid_harvest(harvest_env, namespace,
         env = dict(harvest_env, REDIS_URL=url)
         client = redis.Redis.from_url(url)
         store = HarvestStore(client, Keys(namespace))
-        result = cli("submit", str(ROOT / "harvest_cli" / "demo_spec.yaml"), env=env)
+        result = cli("submit", str(DEMO_SPEC), env=env)
         assert result.returncode == 0, result.stderr
         harvest_id = result.stdout.strip()
         fleet = fleets(processes=2, threads=4, env=env)
