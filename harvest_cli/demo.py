@@ -140,8 +140,8 @@ def summarise(console: Console, status, plan, api_url: str, data_dir: Path) -> b
     truth = httpx.post(f"{api_url}/_sim/ground_truth", timeout=60, json={
         "query": _query_json(plan), "start_date": plan.period_start, "end_date": plan.period_end,
     }).json()["count"]
-    page_files = list(storage.records_dir(plan).glob("tiktok_videos_*.json"))
-    user_files = list(storage.records_dir(plan).glob("tiktok_user_*.json"))
+    page_files = list(storage.records_dir(plan).glob(Storage.PAGE_FILES))
+    user_files = list(storage.records_dir(plan).glob(Storage.USER_FILES))
     took = (status.finished_at or time.time()) - status.submitted_at
     verdict = "[green]exact[/]" if status.records == truth else "[red]MISMATCH[/]"
     console.print(

@@ -20,7 +20,6 @@ from schemas.spec import HarvestPlan
 from workers.records import encode_records
 from workers.storage import Storage
 
-PAGE_FILES = "tiktok_videos_*.json"
 # Profiles kept decoded while the pages are rewritten (the benchmark: 20,000 of them and a
 # 100,000-video harvest peak at about 67 MiB); beyond it a profile is read again.
 PROFILE_CACHE = 20_000
@@ -36,7 +35,7 @@ def expand_authors(storage: Storage, plan: HarvestPlan) -> int:
     folder = storage.records_dir(plan)
     profile = _profile_reader(folder)
     changed = 0
-    for path in sorted(folder.glob(PAGE_FILES)):
+    for path in sorted(folder.glob(Storage.PAGE_FILES)):
         body = path.read_bytes()
         records = _decode_page(body)
         for record in records:

@@ -27,6 +27,10 @@ class Storage:
     def records_dir(self, plan: HarvestPlan) -> Path:
         return self.root / "records" / PROVIDER / plan.id / "new" / plan.storage_date
 
+    # Globs for the names below.
+    PAGE_FILES = "tiktok_videos_*.json"
+    USER_FILES = "tiktok_user_*.json"
+
     @staticmethod
     def page_name(window: str, page: int) -> str:
         return f"tiktok_videos_{window}_p{page:05d}.json"
