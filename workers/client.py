@@ -4,8 +4,10 @@ It knows nothing of Redis, files or queues (see `workers.pages` for the page's j
 it can be used and tested on its own.
 """
 
-import msgspec
+import re
+
 import httpx
+import msgspec
 
 from schemas.api import (
     USER_FIELDS,
@@ -21,13 +23,16 @@ from schemas.api import (
 )
 from workers.errors import (
     ApiError,
+    ConnectionLost,
     CredentialRejected,
     PermanentError,
     RateLimited,
     SearchExpired,
     ServerSideError,
     TokenInvalid,
+    TokenUnavailable,
     TransientError,
+    Unreachable,
 )
 
 # Connect fast, but let TikTok take its time on big searches (504s arrive after minutes).
@@ -41,6 +46,9 @@ USER_OUTCOMES = (
     ("information cannot be returned", "restricted"),
 )
 TRANSIENT_400 = ("search id", "invalid count or cursor")
+# RFC 6750's b64token: what may follow "Bearer " in a header. Anything else (a stray CR/LF)
+# would make the HTTP library raise an error quoting the header, token and all.
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def make_http_client(base_url: str, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
@@ -60,10 +68,13 @@ class TikTokClient:
     def request_token(self, client_key: str, client_secret: str) -> tuple[str, float]:
         """Returns (access token, lifetime in seconds)."""
         try:
-            return self._request_token(client_key, client_secret)
-        except ServerSideError as error:
+            token, lifetime = self._request_token(client_key, client_secret)
+        except TransientError as error:
             # A failing OAuth endpoint says nothing about the query: retry, never split.
-            raise TransientError(f"token endpoint: {error.reason}", status=error.status) from None
+            raise TokenUnavailable(f"token endpoint: {error.reason}", status=error.status) from None
+        if not BEARER_TOKEN.fullmatch(token):
+            raise TokenUnavailable("token endpoint: the access token holds characters a header cannot carry")
+        return token, lifetime
 
     def _request_token(self, client_key: str, client_secret: str) -> tuple[str, float]:
         response = self._send(
@@ -79,7 +90,7 @@ class TikTokClient:
         try:
             body = msgspec.json.decode(response.content, type=TokenResponse, strict=False)
         except msgspec.DecodeError:
-            raise TransientError("token response did not decode", status=response.status_code)
+            raise TransientError("token response did not decode", status=response.status_code) from None
         # TikTok may answer a refusal with 200 or with 4xx: the body decides.
         if body.error or not body.access_token:
             code = body.error or "no_access_token"
@@ -112,8 +123,7 @@ class TikTokClient:
         except PermanentError as error:
             if user_outcome(error.status, error.reason) is None:
                 raise
-            body = error.body  # type: ignore[attr-defined]
-            return *decode_user_body(body, error.status), body
+            return *decode_user_body(error.body, error.status), error.body
         return *decode_user_body(response.content, response.status_code), response.content
 
     # --- plumbing ------------------------------------------------------------------------
@@ -129,13 +139,21 @@ class TikTokClient:
         raise classify_failure(response)
 
     def _send(self, path: str, **kwargs) -> httpx.Response:
+        """POST, with transport failures sorted by what they say. Raised `from None` and named
+        by the exception's class only: an HTTP library's message and its chained context can
+        quote the request, headers included."""
         try:
             return self._http.post(path, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            # Never sent: TikTok did not see it, did not count it, and is not slow on it.
+            raise Unreachable(f"TikTok unreachable ({type(error).__name__})") from None
         except httpx.TimeoutException as error:
-            # Only the exception's class: its text could one day include request details.
-            raise ServerSideError(f"time-out talking to TikTok ({type(error).__name__})")
+            # Sent, and TikTok took too long: what big windows do (and outages).
+            raise ServerSideError(f"time-out talking to TikTok ({type(error).__name__})") from None
+        except httpx.LocalProtocolError as error:
+            raise TransientError(f"request could not be sent ({type(error).__name__})") from None
         except httpx.HTTPError as error:
-            raise TransientError(f"connection to TikTok failed ({type(error).__name__})")
+            raise ConnectionLost(f"connection to TikTok failed ({type(error).__name__})") from None
 
 
 def decode_video_page(content: bytes) -> VideoPage:
@@ -143,7 +161,7 @@ def decode_video_page(content: bytes) -> VideoPage:
         decoded = msgspec.json.decode(content, type=VideoQueryResponse, strict=False)
     except msgspec.DecodeError as error:
         # A 200 cut short, or garbage: the page must be fetched again, never dropped.
-        raise TransientError(f"video page did not decode ({error})")
+        raise TransientError(f"video page did not decode ({error})") from None
     if decoded.error.code not in ("ok", "") or decoded.data is None:
         raise TransientError(
             f"video page without data: {decoded.error.message or 'empty'}",
@@ -157,7 +175,7 @@ def decode_user_body(content: bytes, status: int = 200) -> tuple[str, UserInfo |
     try:
         decoded = msgspec.json.decode(content, type=UserInfoResponse, strict=False)
     except msgspec.DecodeError:
-        raise TransientError("user info response did not decode", status=status)
+        raise TransientError("user info response did not decode", status=status) from None
     if decoded.error.code in ("ok", "") and decoded.data is not None:
         return "ok", decoded.data
     outcome = user_outcome(400, decoded.error.message)
@@ -185,9 +203,9 @@ def classify_failure(response: httpx.Response) -> ApiError:
         return SearchExpired(message, status=status, code=code, log_id=log_id)
     if error is None:
         return TransientError("error response did not decode", status=status)
-    failure = PermanentError(message or "request refused", status=status, code=code, log_id=log_id)
-    failure.body = response.content  # kept for user outcomes, which are stored as received
-    return failure
+    # The body is kept for user outcomes, which are stored as received.
+    return PermanentError(message or "request refused", status=status, code=code, log_id=log_id,
+                          body=response.content)
 
 
 def user_outcome(status: int | None, message: str) -> str | None:

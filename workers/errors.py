@@ -9,11 +9,14 @@ or a traceback.
 class ApiError(Exception):
     """Base: carries a reason that is safe to log and store."""
 
-    def __init__(self, reason: str, *, status: int | None = None, code: str = "", log_id: str = ""):
+    def __init__(self, reason: str, *, status: int | None = None, code: str = "", log_id: str = "",
+                 body: bytes = b""):
         self.reason = reason
         self.status = status
         self.code = code
         self.log_id = log_id
+        #: The answer as received, for failures that are outcomes to store (a private user).
+        self.body = body
         super().__init__(self.describe())
 
     def describe(self) -> str:
@@ -30,13 +33,41 @@ class ApiError(Exception):
 class TransientError(ApiError):
     """Retry later: 5xx, time-outs, connection errors, bodies that do not decode."""
 
-    #: True when TikTok's side failed on the query itself (500/504/time-out): a window that
-    #: keeps failing like this is split in two.
+    #: TikTok failed on the query itself (500, 504, a read time-out): a window whose calls
+    #: keep failing like this while other calls succeed is split in two.
     server_side: bool = False
+    #: Says something about TikTok's (or the network's) health as a whole, not just about
+    #: this request: calls failing like this across units mean an outage.
+    outage_sign: bool = False
+    #: The request may have reached TikTok, so it counts against the day's quota.
+    reached_tiktok: bool = True
 
 
 class ServerSideError(TransientError):
     server_side = True
+    outage_sign = True
+
+
+class Unreachable(TransientError):
+    """Our side never got the request to TikTok: the connection was refused or reset before
+    it was sent, or no connection could be had in time (connect or pool time-out). Not
+    TikTok's 5xx, and not a request TikTok counted."""
+
+    outage_sign = True
+    reached_tiktok = False
+
+
+class ConnectionLost(TransientError):
+    """The connection broke while the request was out: TikTok may have counted it."""
+
+    outage_sign = True
+
+
+class TokenUnavailable(TransientError):
+    """The OAuth endpoint failed or answered nonsense: no research request was sent."""
+
+    outage_sign = True
+    reached_tiktok = False
 
 
 class SearchExpired(TransientError):
@@ -65,5 +96,6 @@ class QuotaWait(Exception):
 
     def __init__(self, wait_s: float, why: str = "day_spent"):
         self.wait_s = wait_s
-        self.why = why  # throttled, day_spent or fair_share: a label for metrics and logs
+        # throttled, day_spent, fair_share or api_down: a label for metrics and logs
+        self.why = why
         super().__init__(f"waiting for quota ({why}) for {wait_s:.0f}s")

@@ -19,6 +19,7 @@ from workers.errors import (
     ServerSideError,
     TokenInvalid,
     TransientError,
+    Unreachable,
 )
 
 from tests.unit.conftest import BASE_URL, CLIENT_KEY, CLIENT_SECRET, TOKEN, USER_INFO, VIDEO_QUERY, error_body
@@ -212,23 +213,33 @@ def test_other_invalid_params_is_permanent(api, client):
     assert caught.value.status == 400 and caught.value.code == "invalid_params"
 
 
-@pytest.mark.parametrize("error", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.PoolTimeout])
-def test_timeout_is_server_side_and_names_no_request_detail(api, client, error):
-    api.post(VIDEO_QUERY).mock(side_effect=error("timed out reading /v2/research/video/query/?fields=id"))
+def test_read_timeout_is_server_side_and_names_no_request_detail(api, client):
+    api.post(VIDEO_QUERY).mock(side_effect=httpx.ReadTimeout("timed out reading /v2/research/video/query/?fields=id"))
     with pytest.raises(ServerSideError) as caught:
         client.query_videos(ACCESS_TOKEN, BODY)
     text = str(caught.value)
-    assert text == f"time-out talking to TikTok ({error.__name__})"
+    assert text == "time-out talking to TikTok (ReadTimeout)"
+    assert caught.value.reached_tiktok and caught.value.outage_sign
     for leak in ("?", "fields", "http", "tiktok.test", "Bearer", ACCESS_TOKEN):
         assert leak not in text.replace("TikTok", "")
 
 
-def test_connection_error_is_transient_not_server_side(api, client):
-    api.post(VIDEO_QUERY).mock(side_effect=httpx.ConnectError("connection refused to tiktok.test"))
-    with pytest.raises(TransientError) as caught:
+@pytest.mark.parametrize("error", [httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError])
+def test_our_own_connect_and_pool_failures_are_not_tiktoks_5xx(api, client, error):
+    # The request never left: TikTok neither counted it nor failed on the window.
+    api.post(VIDEO_QUERY).mock(side_effect=error("connect to tiktok.test:443 failed, /v2/research/video/query/"))
+    with pytest.raises(Unreachable) as caught:
         client.query_videos(ACCESS_TOKEN, BODY)
     assert caught.value.server_side is False
-    assert "tiktok.test" not in str(caught.value)
+    assert caught.value.reached_tiktok is False and caught.value.outage_sign is True
+    assert "tiktok.test" not in str(caught.value) and caught.value.__suppress_context__
+
+
+def test_a_connection_reset_mid_request_may_have_been_counted_but_is_no_evidence_against_the_window(api, client):
+    api.post(VIDEO_QUERY).mock(side_effect=httpx.RemoteProtocolError("Server disconnected without sending a response."))
+    with pytest.raises(TransientError) as caught:
+        client.query_videos(ACCESS_TOKEN, BODY)
+    assert caught.value.reached_tiktok and caught.value.outage_sign and not caught.value.server_side
 
 
 # --- user info ------------------------------------------------------------------------------------
