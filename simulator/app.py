@@ -3,8 +3,11 @@
 Transport-free: :meth:`SimulatorApp.handle` takes the parsed request and returns a
 :class:`Response` (status, body, content type, how long to hold it), so the HTTP layer in
 ``server.py`` stays thin.  Order of checks on a research request: token (401) → daily
-budget (429, not charged) → charge → short-term throttle (429) → 504 → parameters (400)
-→ 500 → endpoint work → truncation of a 200 (malformed).
+budget (429, not charged) → charge → outage (its status, or a reset) → short-term
+throttle (429) → 504 → parameters (400) → 500 → endpoint work → truncation of a 200
+(malformed).  A service that is down answers nothing else: during an outage a request
+stopped by the first two checks gets the outage's answer too, uncharged.  The token
+endpoint answers the outage as well, never charged.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import msgspec
 
 from simulator.corpus import Corpus
 from simulator.faults import Faults, SimConfig, config_dict, update_config
+from simulator.outage import GATEWAY_STATUSES, RESET, Outage, gateway_page, outage_message
 from simulator.query import QueryError, compile_query, parse_window
 from simulator.quota import QuotaBook, SimClock, TokenStore
+from simulator.searches import SearchCache
 
 VIDEO_FIELDS = frozenset(
     "id video_description create_time region_code share_count view_count like_count "
@@ -33,64 +38,34 @@ USER_FIELDS = frozenset(
     "display_name bio_description avatar_url is_verified follower_count following_count "
     "likes_count video_count bio_url".split())
 JSON = "application/json"
-HTML_504 = (b"<html><head><title>504 Gateway Time-out</title></head><body><center>"
-            b"<h1>504 Gateway Time-out</h1></center></body></html>")
+HTML_504 = gateway_page(504)
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
 
 class Response(msgspec.Struct):
-    status: int
+    status: int  # RESET (0): answer nothing and reset the connection
     body: bytes
     content_type: str = JSON
     delay_s: float = 0.0
-
-
-class SearchCache:
-    """search_id -> ordered video indices (newest first; hidden and phantom slots kept).
-
-    Bounded LRU: an evicted id answers "Search Id <n> is invalid or expired", as TikTok's do.
-    """
-
-    def __init__(self, seed: int, size: int) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._orders: OrderedDict[str, array] = OrderedDict()
-        self._next = 7_300_000_000_000_000_000 + (seed * 7_919_000_003) % 10**17
-
-    def _new_id(self) -> str:
-        self._next += 1 + (self._next * 2_654_435_761) % 997  # ascending, not consecutive
-        return str(self._next)
-
-    def alias(self, order: array) -> str:
-        """A new search id for ``order`` (the first page's, or a later page's new one)."""
-        with self._lock:
-            sid = self._new_id()
-            self._orders[sid] = order
-            while len(self._orders) > self.size:
-                self._orders.popitem(last=False)
-            return sid
-
-    def get(self, sid: str) -> array | None:
-        with self._lock:
-            order = self._orders.get(sid)
-            if order is not None:
-                self._orders.move_to_end(sid)
-            return order
 
 
 class SimulatorApp:
     def __init__(self, corpus: Corpus, config: SimConfig | None = None,
                  credentials: dict[str, str] | None = None, seed: int = 7) -> None:
         self.corpus = corpus
-        self.config = config or SimConfig()
+        self.config = SimConfig()
+        self._config_lock = threading.Lock()  # switch changes, and a timed outage ending
+        self.outage = Outage()
         self.credentials = credentials  # client_key -> secret; None accepts any sane pair
         self.clock = SimClock()
         self.faults = Faults(seed)
         self.tokens = TokenStore(self.clock)
         self.quota = QuotaBook(self.clock)
         self.searches = SearchCache(seed, self.config.search_cache_size)
+        if config is not None:
+            self.set_config(**config_dict(config))  # also starts a timed outage's countdown
         self._matches_cache: OrderedDict[tuple, array] = OrderedDict()
         self._matches_lock = threading.Lock()
         self._fields_cache: dict[tuple[str, frozenset], tuple[str, ...]] = {}
@@ -99,7 +74,7 @@ class SimulatorApp:
             ("POST", "/v2/research/video/query/"): lambda r: self._research("video_query", r, self._video_query),
             ("POST", "/v2/research/user/info/"): lambda r: self._research("user_info", r, self._user_info),
             ("GET", "/_sim/health"): self._health,
-            ("GET", "/_sim/config"): lambda r: _json(config_dict(self.config)),
+            ("GET", "/_sim/config"): lambda r: _json(self.config_view()),
             ("POST", "/_sim/config"): self._set_config,
             ("POST", "/_sim/ground_truth"): self._ground_truth,
             ("GET", "/_sim/stats"): self._stats,
@@ -110,10 +85,47 @@ class SimulatorApp:
 
     # -- public helpers for Python callers (tests, benchmarks) -------------------------
     def set_config(self, **changes) -> SimConfig:
-        self.config = update_config(self.config, changes)
+        """Change switches.  ``outage_for_s`` (re)starts the outage's countdown when given;
+        any other change keeps a running countdown, and ending the outage drops it."""
+        with self._config_lock:
+            self._end_outage_if_due()  # else the change would carry a finished outage on
+            config = update_config(self.config, changes)
+            if "outage_for_s" in changes or not config.outage_status:
+                self.outage.end_after(config.outage_for_s if config.outage_status else None)
+            # The countdown lives in self.outage; the stored switch would only go stale.
+            self.config = msgspec.structs.replace(config, outage_for_s=None)
         self.searches.size = self.config.search_cache_size
         self.faults.reseed()
         return self.config
+
+    def config_view(self) -> dict:
+        """The switches as GET /_sim/config shows them: ``outage_for_s`` is the time left."""
+        self._outage_status()  # an outage whose time is up shows as over
+        return config_dict(self.config) | {"outage_for_s": self.outage.remaining_s()}
+
+    def _outage_status(self) -> int:
+        """The outage status in force (0: none); a timed outage whose time is up ends here."""
+        status = self.config.outage_status
+        if status and self.outage.expired():
+            with self._config_lock:
+                self._end_outage_if_due()
+            status = self.config.outage_status
+        return status
+
+    def _end_outage_if_due(self) -> None:
+        """Switch off an outage whose time is up (the dice are not re-seeded for it).
+        The caller holds ``_config_lock``, so a countdown restarted meanwhile is left alone."""
+        if self.config.outage_status and self.outage.expired():
+            self.outage.end_after(None)
+            self.config = msgspec.structs.replace(self.config, outage_status=0)
+
+    def _outage_answer(self, status: int) -> Response:
+        self.faults.count("outage")
+        if self.config.outage_mode == "reset":
+            return Response(RESET, b"")
+        if status in GATEWAY_STATUSES:
+            return Response(status, gateway_page(status), "text/html")
+        return self._error(status, "internal_error", outage_message(status))
 
     # -- dispatch ------------------------------------------------------------------------
     def handle(self, method: str, path: str, query_string: str, headers: Mapping[str, str],
@@ -141,6 +153,11 @@ class SimulatorApp:
         delay = self.faults.delay_s(config)
         form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
         key, secret = form.get("client_key", ""), form.get("client_secret", "")
+        if outage := self._outage_status():
+            self.quota.token_request(key, False)
+            resp = self._outage_answer(outage)
+            resp.delay_s = delay
+            return resp
         failure = None
         if form.get("grant_type") != "client_credentials":
             failure = ("unsupported_grant_type", "grant_type must be client_credentials")
@@ -168,26 +185,33 @@ class SimulatorApp:
         auth = req.headers.get("Authorization") or req.headers.get("authorization") or ""
         scheme, _, token = auth.partition(" ")
         client = self.tokens.client_for(token.strip()) if scheme.lower() == "bearer" else None
+        outage = self._outage_status()
+        down = self._outage_answer(outage) if outage else None  # replaces every other answer
         if client is None:
             self.quota.not_authenticated()
-            resp = self._error(401, "access_token_invalid",
-                               "The access token is invalid or not found in the request.")
-        elif not self.quota.admit(client, endpoint, config):
-            resp = self._error(429, "rate_limit_exceeded",
-                               "You have exceeded the daily request quota for this client.")
+            resp = down if down is not None else self._error(
+                401, "access_token_invalid", "The access token is invalid or not found in the request.")
+        elif not self.quota.admit(client, endpoint, config, 429 if down is None else down.status):
+            if down is None:
+                self.faults.count("daily_429")
+            resp = down if down is not None else self._error(
+                429, "rate_limit_exceeded", "You have exceeded the daily request quota for this client.")
+        elif down is not None:
+            resp = down
+            self.quota.answered(client, resp.status, 0, config)
         else:
-            throttled = self.faults.hit(config.throttle_429_rate)
+            throttled = self.faults.hit(config.throttle_429_rate, "throttle_429")
             records = 0
             if throttled:
                 resp = self._error(429, "rate_limit_exceeded", "Too many requests. Please retry later.")
-            elif self.faults.hit(config.error_504_rate):
+            elif self.faults.hit(config.error_504_rate, "error_504"):
                 resp = Response(504, HTML_504, "text/html")
             else:
                 try:
                     resp, records = work(req, config)
                 except QueryError as exc:
                     resp = self._error(400, "invalid_params", str(exc))
-                if resp.status == 200 and self.faults.hit(config.malformed_rate):
+                if resp.status == 200 and self.faults.hit(config.malformed_rate, "malformed"):
                     resp.body = resp.body[: max(1, len(resp.body) // 2)]
             self.quota.answered(client, resp.status, records, config, throttled)
         resp.delay_s = delay
@@ -223,16 +247,16 @@ class SimulatorApp:
         if type(cursor) is not int or cursor < 0:
             raise QueryError("Invalid count or cursor")
         days = (end - start).days + 1
-        if self.faults.hit(min(1.0, config.error_500_rate * days / 30)):
+        if self.faults.hit(min(1.0, config.error_500_rate * days / 30), "error_500"):
             return self._error(500, "internal_error", "Something went wrong. Please try again later."), 0
 
         sid = body.get("search_id")
         sid = str(sid) if sid not in (None, "", 0) else None
         if sid is not None:
             order = self.searches.get(sid)
-            if order is None or self.faults.hit(config.search_id_invalid_rate):
+            if order is None or self.faults.hit(config.search_id_invalid_rate, "search_id_invalid"):
                 raise QueryError(f"Search Id {sid} is invalid or expired")
-            if self.faults.hit(config.invalid_cursor_rate):
+            if self.faults.hit(config.invalid_cursor_rate, "invalid_cursor"):
                 raise QueryError("Invalid count or cursor")
         else:
             order = array("i", self._matches(body["query"], predicate, start, end))
@@ -243,11 +267,11 @@ class SimulatorApp:
             sid = self.searches.alias(order)
         if cursor > len(order):
             raise QueryError("Invalid count or cursor")
-        if cursor < len(order) and self.faults.hit(config.empty_page_rate):
+        if cursor < len(order) and self.faults.hit(config.empty_page_rate, "empty_page"):
             # Phantom hidden slots at the cursor: this page is empty, later pages shift,
             # so no returnable video is lost and the ground truth stays exact.
             order[cursor:cursor] = array("i", [-1] * max_count)
-        if self.faults.hit(config.search_id_change_rate):
+        if self.faults.hit(config.search_id_change_rate, "search_id_change"):
             sid = self.searches.alias(order)
 
         videos = self.corpus.videos
@@ -280,7 +304,7 @@ class SimulatorApp:
         username = req.json().get("username")
         if not isinstance(username, str) or not username:
             raise QueryError("username is required")
-        if self.faults.hit(config.user_500_rate):
+        if self.faults.hit(config.user_500_rate, "user_500"):
             return self._error(500, "internal_error", ""), 0
         status = self.corpus.user_status(username)
         if status == "unknown":
@@ -305,7 +329,7 @@ class SimulatorApp:
             self.set_config(**changes)
         except (QueryError, msgspec.ValidationError, TypeError) as exc:
             return _json({"error": str(exc)}, 400)
-        return _json(config_dict(self.config))
+        return _json(self.config_view())
 
     def _ground_truth(self, req: "_Request") -> Response:
         try:
@@ -319,10 +343,12 @@ class SimulatorApp:
         snap = self.quota.snapshot()
         snap["quota_day"] = self.quota.day(self.config.quota_reset_lag_s)
         snap["now"] = self.clock.now()
+        snap["faults"] = self.faults.injected()
         return _json(snap)
 
     def _reset_stats(self, req: "_Request") -> Response:
         self.quota.reset()  # budgets live in the same counters: they are refilled too
+        self.faults.reset_counts()
         return _json({"ok": True})
 
     def _clock(self, req: "_Request") -> Response:

@@ -15,6 +15,7 @@ from simulator.faults import SimConfig
 
 _D = SimConfig()  # defaults come from the struct, so the CLI cannot drift from it
 _FAULT = "Faults (rates in [0, 1])"
+_OUTAGE = "Outage (TikTok down)"
 
 
 def simulator_command(
@@ -44,6 +45,9 @@ def simulator_command(
     empty_page_rate: Annotated[float, typer.Option(help="Empty page, has_more true, cursor advancing.", rich_help_panel=_FAULT)] = _D.empty_page_rate,
     search_id_change_rate: Annotated[float, typer.Option(help="A page answers with a new search_id.", rich_help_panel=_FAULT)] = _D.search_id_change_rate,
     search_cache_size: Annotated[int, typer.Option(help="Searches kept before the oldest id expires.")] = _D.search_cache_size,
+    outage_status: Annotated[int, typer.Option(help="Non-zero: every research and token request answers this 5xx status.", rich_help_panel=_OUTAGE)] = _D.outage_status,
+    outage_mode: Annotated[str, typer.Option(help="'status' answers --outage-status; 'reset' drops the connection unanswered.", rich_help_panel=_OUTAGE)] = _D.outage_mode,
+    outage_for_s: Annotated[Optional[float], typer.Option(help="The outage ends by itself after this many seconds (real time).", rich_help_panel=_OUTAGE)] = _D.outage_for_s,
 ) -> None:
     """Serve a simulated TikTok Research API until Ctrl-C or SIGTERM."""
     from simulator.server import run  # keep `--help` fast: no corpus, no server import

@@ -4,19 +4,30 @@ All fault rates default to 0, so a default simulator is a well-behaved TikTok.  
 are drawn from one ``random.Random`` seeded from the server's seed and re-seeded the same
 way whenever the config changes, so setting the same switches again replays the same
 faults for a single client's sequence of requests.
+
+Every fault the simulator injects is counted per kind (:data:`FAULT_KINDS`), for
+``GET /_sim/stats``.  A dice fault is counted when its dice hit, under the lock the draw
+takes anyway, so counting costs nothing extra on the hot path.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 import msgspec
 
 Rate = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, msgspec.Meta(ge=0.0)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
+
+# What GET /_sim/stats counts under "faults".  Only what the simulator chose to inject:
+# a search id the cache evicted or never issued, or a cursor past the end, is the
+# client's doing and is not counted.
+FAULT_KINDS = ("error_500", "user_500", "error_504", "malformed", "throttle_429", "daily_429",
+               "search_id_invalid", "invalid_cursor", "empty_page", "search_id_change", "slow",
+               "outage")
 
 
 class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -41,6 +52,17 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     empty_page_rate: Rate = 0.0         # an empty page, has_more true, cursor advancing
     search_id_change_rate: Rate = 0.0   # a page answers with a new search_id (alias)
     search_cache_size: Annotated[int, msgspec.Meta(ge=1)] = 10000
+    # TikTok down (see simulator/outage.py): non-zero answers every research and token
+    # request with this 5xx status; "reset" mode drops the connection instead of answering.
+    outage_status: Annotated[int, msgspec.Meta(ge=0, le=599)] = 0
+    outage_mode: Literal["status", "reset"] = "status"
+    # Seconds until the outage ends by itself (None: until switched off).  Taken when set;
+    # the app keeps the deadline and GET /_sim/config shows the seconds left under this name.
+    outage_for_s: Optional[NonNeg] = None
+
+    def __post_init__(self) -> None:
+        if 0 < self.outage_status < 500:  # msgspec turns this into a ValidationError
+            raise ValueError("outage_status must be 0 (no outage) or a 5xx status")
 
 
 def update_config(config: SimConfig, changes: dict) -> SimConfig:
@@ -54,22 +76,40 @@ def config_dict(config: SimConfig) -> dict:
 
 
 class Faults:
-    """Thread-safe seeded dice."""
+    """Thread-safe seeded dice, and how many faults of each kind were injected."""
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
+        self._injected = dict.fromkeys(FAULT_KINDS, 0)
 
     def reseed(self) -> None:
         with self._lock:
             self._rng = random.Random(self._seed)
 
-    def hit(self, rate: float) -> bool:
+    def hit(self, rate: float, kind: str) -> bool:
+        """Roll for a fault of ``kind``; a hit is counted as injected."""
         if rate <= 0.0:  # no draw: enabling one fault leaves the others' sequence alone
             return False
         with self._lock:
-            return self._rng.random() < rate
+            if self._rng.random() < rate:
+                self._injected[kind] += 1
+                return True
+            return False
+
+    def count(self, kind: str) -> None:
+        """Count a fault that no dice decided (a spent budget, an outage)."""
+        with self._lock:
+            self._injected[kind] += 1
+
+    def injected(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._injected)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._injected = dict.fromkeys(FAULT_KINDS, 0)
 
     def uniform(self, high: float) -> float:
         if high <= 0.0:
@@ -84,6 +124,6 @@ class Faults:
     def delay_s(self, config: SimConfig) -> float:
         """How long to hold this response: base latency, jitter, sometimes slow."""
         ms = config.latency_ms + self.uniform(config.latency_jitter_ms)
-        if self.hit(config.slow_rate):
+        if self.hit(config.slow_rate, "slow"):
             ms += config.slow_ms
         return ms / 1000.0

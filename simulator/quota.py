@@ -80,17 +80,22 @@ class QuotaBook:
         now = self._clock.now() - lag_s
         return dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%d")
 
-    def admit(self, client_key: str, endpoint: str, config) -> bool:
-        """Charge one request to today's budget; False (and nothing charged) when spent."""
+    def admit(self, client_key: str, endpoint: str, config, rejected_status: int = 429) -> bool:
+        """Charge one request to today's budget; False (and nothing charged) when spent.
+
+        ``rejected_status`` is what a spent key is answered: 429, or an outage's answer.
+        """
         day = self.day(config.quota_reset_lag_s)
         with self._lock:
             client = self._clients[client_key]
             today = client["days"][day]
             if today["requests"] >= config.daily_requests or today["records"] >= config.daily_records:
+                key = _status_key(rejected_status)
                 client["rejected_over_quota"] += 1
-                today["by_status"]["429"] += 1
-                client["by_status"]["429"] += 1
-                client["status_429"] += 1
+                today["by_status"][key] += 1
+                client["by_status"][key] += 1
+                client["status_429"] += rejected_status == 429
+                client["status_5xx"] += rejected_status >= 500
                 return False
             today["requests"] += 1
             today["by_endpoint"][endpoint] += 1
@@ -101,12 +106,13 @@ class QuotaBook:
     def answered(self, client_key: str, status: int, records: int, config, throttled: bool = False) -> None:
         """Record an admitted request's outcome and the records it returned."""
         day = self.day(config.quota_reset_lag_s)
+        key = _status_key(status)
         with self._lock:
             client = self._clients[client_key]
             today = client["days"][day]
-            today["by_status"][str(status)] += 1
+            today["by_status"][key] += 1
             today["records"] += records
-            client["by_status"][str(status)] += 1
+            client["by_status"][key] += 1
             client["records"] += records
             client["throttled"] += throttled
             client["status_429"] += status == 429
@@ -143,6 +149,11 @@ class QuotaBook:
             self._clients.clear()
             self.unauthenticated = 0
             self.max_in_flight = self.in_flight
+
+
+def _status_key(status: int) -> str:
+    """by_status key: the HTTP status, or "reset" for a connection dropped unanswered."""
+    return str(status) if status else "reset"
 
 
 def _plain(value):

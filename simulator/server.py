@@ -1,13 +1,15 @@
 """HTTP transport: a threading HTTP/1.1 keep-alive server around :class:`SimulatorApp`.
 
 ``SimulatorServer(...).start()`` serves in a background thread (tests, benchmarks);
-:func:`run` serves in the foreground until SIGINT/SIGTERM (the CLI).
+:func:`run` serves in the foreground until SIGINT/SIGTERM (the CLI).  An answer whose
+status is ``RESET`` (an outage in "reset" mode) is no answer: the connection is reset.
 """
 
 from __future__ import annotations
 
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 from simulator.app import SimulatorApp
 from simulator.corpus import Corpus, get_corpus
 from simulator.faults import SimConfig
+from simulator.outage import RESET
 
 
 def load_credentials(path: str | Path | None) -> dict[str, str] | None:
@@ -63,6 +66,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(resp.delay_s)
         finally:
             app.quota.leave()
+        if resp.status == RESET:
+            self.close_connection = True
+            self.server.reset_on_close(self.connection)  # type: ignore[attr-defined]
+            return
         head = (f"HTTP/1.1 {resp.status} {_reason(resp.status)}\r\nContent-Type: {resp.content_type}\r\n"
                 f"Content-Length: {len(resp.body)}\r\n")
         if self.close_connection:
@@ -82,6 +89,7 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address, app: SimulatorApp) -> None:
         self.app = app
         self._conns: set[socket.socket] = set()
+        self._resets: set[socket.socket] = set()  # to be closed with an RST, unanswered
         self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
 
@@ -91,9 +99,25 @@ class _HTTPServer(ThreadingHTTPServer):
             self._conns.add(request)
         super().process_request(request, client_address)
 
+    def reset_on_close(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._resets.add(conn)
+
     def shutdown_request(self, request) -> None:
         with self._conns_lock:
             self._conns.discard(request)
+            reset = request in self._resets
+            self._resets.discard(request)
+        if reset:
+            # Linger 0 makes close() send an RST, so the client's read fails with a
+            # connection reset.  No shutdown(SHUT_WR) first: its FIN would arrive first and
+            # read as an orderly close.
+            try:
+                request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            self.close_request(request)
+            return
         super().shutdown_request(request)
 
     def close_connections(self) -> None:

@@ -123,3 +123,55 @@ def test_faults_are_repeatable(http):
 
     first, second = run(), run()
     assert first == second and 429 in first and 200 in first
+
+
+def injected(http):
+    return http.get("/_sim/stats").json()["faults"]
+
+
+def user_info(http):
+    return http.post("/v2/research/user/info/", params={"fields": "display_name"}, json={"username": "vrtnws"})
+
+
+@pytest.mark.parametrize("switches, kind, send", [
+    ({"error_500_rate": 1.0}, "error_500", query),
+    ({"user_500_rate": 1.0}, "user_500", user_info),
+    ({"error_504_rate": 1.0}, "error_504", query),
+    ({"malformed_rate": 1.0}, "malformed", query),
+    ({"throttle_429_rate": 1.0}, "throttle_429", query),
+    ({"daily_requests": 0}, "daily_429", query),
+    ({"search_id_invalid_rate": 1.0}, "search_id_invalid", lambda http: query(http, first_page(http))),
+    ({"invalid_cursor_rate": 1.0}, "invalid_cursor", lambda http: query(http, first_page(http))),
+    ({"empty_page_rate": 1.0}, "empty_page", query),
+    ({"search_id_change_rate": 1.0}, "search_id_change", query),
+    ({"slow_rate": 1.0, "slow_ms": 1}, "slow", query),
+    ({"outage_status": 503}, "outage", query),
+])
+def test_each_injected_fault_is_counted_under_its_kind(http, switches, kind, send):
+    assert set(injected(http).values()) == {0}
+    configure(http, **switches)
+    send(http)
+    counts = injected(http)
+    assert counts == dict.fromkeys(counts, 0) | {kind: 1}
+
+
+def test_fault_counts_match_the_answers_and_reset_to_zero(http):
+    configure(http, throttle_429_rate=0.3, error_504_rate=0.2, malformed_rate=0.2)
+    answers = {"throttle_429": 0, "error_504": 0, "malformed": 0}
+    for _ in range(60):
+        resp = query(http)
+        if resp.status_code == 429:
+            answers["throttle_429"] += 1
+        elif resp.status_code == 504:
+            answers["error_504"] += 1
+        else:
+            try:
+                resp.json()
+            except ValueError:
+                answers["malformed"] += 1
+    assert all(answers.values())
+    counts = injected(http)
+    assert {kind: counts[kind] for kind in answers} == answers
+    assert sum(counts.values()) == sum(answers.values())
+    assert http.post("/_sim/stats/reset").status_code == 200
+    assert set(injected(http).values()) == {0}
