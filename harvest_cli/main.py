@@ -36,6 +36,8 @@ def submit(
     credentials: Optional[Path] = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
 ):
     """Validate a harvest spec, register it and enqueue its first pages. Prints the harvest id."""
+    from rich.markup import escape
+
     from producers.spec import SpecRefused, read_spec_file
     from producers.submit import prepare, start
     from workers.broker import build_broker
@@ -46,7 +48,7 @@ def submit(
         client = connect(settings)  # validated first: a refused spec never touches Redis
         submitted = start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
     except SpecRefused as refused:
-        fail(f"spec refused: {refused}", code=2)
+        fail(f"spec refused: {escape(str(refused))}", code=2)  # it repeats the spec: no markup of its own
     if plan.period_end >= plan.storage_date_minus(ARCHIVE_DELAY_DAYS):
         typer.echo(f"warning: TikTok makes videos searchable up to {ARCHIVE_DELAY_DAYS * 24} hours after posting; "
                    f"the last days of {plan.period_start}-{plan.period_end} may be incomplete", err=True)

@@ -1,52 +1,39 @@
 """Reading and validating a researcher's harvest spec, before anything touches Redis.
 
-Every refusal names the field it is about.
+Every refusal names the field it is about. The order matters only for which of several
+problems is reported: the input's shape first (producers/spec_input.py), then its types
+(msgspec), then each field's meaning (here and in producers/query_rules.py), and the
+credentials last.
 """
 
 import datetime as dt
 import hashlib
-import json
 import re
 import time
-from pathlib import Path
 
 import msgspec
-import yaml
 
+from producers.query_rules import build_query
+from producers.refusal import SpecRefused
+from producers.spec_input import check_plain_data, read_spec_file
 from schemas.credentials import Credential
-from schemas.query import Condition, Query
 from schemas.spec import HarvestPlan, HarvestSpec
 from workers import windows
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-PERIOD_PATTERN = re.compile(r"^(\d{8})-(\d{8})$")
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.]{1,64}$")
-REGION_PATTERN = re.compile(r"^[A-Z]{2}$")
+__all__ = ["EARLIEST_DAY", "SpecRefused", "choose_credential", "parse_period", "read_spec_file", "validate"]
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+PERIOD_PATTERN = re.compile(r"([0-9]{8})-([0-9]{8})")
+# The platform TikTok grew from, Douyin, launched in September 2016; TikTok followed abroad
+# in 2017 and took in musical.ly's accounts in 2018. A period starting earlier is a slip:
+# taken literally, 1900 plans some 1,500 windows that each cost quota, and year 1
+# overflows Python's dates. (Should videos carried over from musical.ly turn up with
+# earlier dates, this is the one day to move back.)
+EARLIEST_DAY = dt.date(2016, 9, 1)
 
 
-class SpecRefused(Exception):
-    def __init__(self, field: str, problem: str):
-        self.field = field
-        self.problem = problem
-        super().__init__(f"field `{field}`: {problem}")
-
-
-def read_spec_file(path: Path) -> dict:
-    """Parse a YAML or JSON spec file into plain data."""
-    try:
-        text = Path(path).read_text()
-    except OSError as error:
-        raise SpecRefused("file", f"cannot read {path}: {error.strerror}") from None
-    try:
-        data = json.loads(text) if Path(path).suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise SpecRefused("file", f"{path} does not parse: {error}") from None
-    if not isinstance(data, dict):
-        raise SpecRefused("file", f"{path} must hold a mapping of spec fields")
-    return data
-
-
-def parse_spec(data: dict) -> HarvestSpec:
+def parse_spec(data) -> HarvestSpec:
+    check_plain_data(data)
     try:
         return msgspec.convert(data, HarvestSpec)
     except msgspec.ValidationError as error:
@@ -61,8 +48,10 @@ def _field_of(message: str) -> str:
     return found.group(1) if found else "spec"
 
 
-def parse_period(period: str) -> tuple[dt.date, dt.date]:
-    match = PERIOD_PATTERN.match(period.strip())
+def parse_period(period: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period's first and last day: real days, in order, from EARLIEST_DAY, starting no
+    later than today (a period may reach past today; TikTok has nothing for it yet)."""
+    match = PERIOD_PATTERN.fullmatch(period.strip())
     if not match:
         raise SpecRefused("period", f"{period!r} is not yyyymmdd-yyyymmdd")
     days = []
@@ -72,49 +61,19 @@ def parse_period(period: str) -> tuple[dt.date, dt.date]:
         except ValueError:
             raise SpecRefused("period", f"{text} is not a real day") from None
     start, end = days
+    first, last = match.groups()
     if end < start:
-        raise SpecRefused("period", f"ends ({end:%Y%m%d}) before it starts ({start:%Y%m%d})")
+        raise SpecRefused("period", f"ends ({last}) before it starts ({first})")
+    if start < EARLIEST_DAY:
+        raise SpecRefused("period", f"starts {first}, before TikTok holds any video ({EARLIEST_DAY:%Y%m%d})")
+    if start > today:
+        raise SpecRefused("period", f"starts in the future ({first}, today is {today:%Y%m%d} UTC)")
     return start, end
 
 
-def build_query(spec: HarvestSpec) -> Query:
-    """Accounts, keywords and hashtags or-ed; regions and-ed; or the spec's own query."""
-    if spec.query is not None:
-        if spec.accounts or spec.keywords or spec.regions:
-            raise SpecRefused("query", "give either `query` or accounts/keywords/regions, not both")
-        if spec.query.is_empty():
-            raise SpecRefused("query", "has no conditions")
-        return spec.query
-    usernames, words, hashtags = [], [], []
-    for account in spec.accounts:
-        name = account.strip().removeprefix("@")
-        if not USERNAME_PATTERN.match(name):
-            raise SpecRefused("accounts", f"{account!r} is not a TikTok username")
-        usernames.append(name)
-    for keyword in spec.keywords:
-        term = keyword.strip()
-        if term.startswith("#"):
-            tag = term[1:]
-            if not tag or any(c.isspace() or c == "#" for c in tag):
-                raise SpecRefused("keywords", f"{keyword!r} is not a hashtag")
-            hashtags.append(tag)
-        elif term:
-            words.append(term)
-        else:
-            raise SpecRefused("keywords", "holds an empty keyword")
-    regions = [region.strip().upper() for region in spec.regions]
-    for region in regions:
-        if not REGION_PATTERN.match(region):
-            raise SpecRefused("regions", f"{region!r} is not a two-letter region code")
-    criteria = [
-        Condition(field_name=name, operation="IN", field_values=values)
-        for name, values in (("username", usernames), ("keyword", words), ("hashtag_name", hashtags))
-        if values
-    ]
-    if not criteria:
-        raise SpecRefused("accounts", "no criteria: give accounts, keywords or a query")
-    regional = [Condition(field_name="region_code", operation="IN", field_values=regions)] if regions else []
-    return Query(and_=regional, or_=criteria)
+def check_id(harvest_id: str) -> None:
+    if not ID_PATTERN.fullmatch(harvest_id) or ".." in harvest_id:
+        raise SpecRefused("id", f"{harvest_id!r} must be letters, digits, '_', '.', '-' (at most 100)")
 
 
 def choose_credential(
@@ -138,16 +97,17 @@ def choose_credential(
 def validate(
     data: dict, credentials: dict[str, Credential], *, now: float | None = None
 ) -> HarvestPlan:
-    """A spec as plain data → the plan to register. Raises SpecRefused."""
+    """A spec as plain data → the plan to register. Raises SpecRefused, and nothing else."""
     spec = parse_spec(data)
-    if not ID_PATTERN.match(spec.id) or ".." in spec.id:
-        raise SpecRefused("id", f"{spec.id!r} must be letters, digits, '_', '.', '-' (at most 100)")
-    start, end = parse_period(spec.period)
+    check_id(spec.id)
+    now = time.time() if now is None else now
+    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    start, end = parse_period(spec.period, today)
     query = build_query(spec)
     if not spec.collect or "videos" not in spec.collect:
         raise SpecRefused("collect", "must include `videos`")
-    now = time.time() if now is None else now
-    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    if len(set(spec.collect)) != len(spec.collect):
+        raise SpecRefused("collect", "names the same kind twice")
     credential = choose_credential(spec.project, end, credentials, today)
     return HarvestPlan(
         id=spec.id,

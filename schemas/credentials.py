@@ -1,8 +1,13 @@
 """The credentials file (TOML): one table per TikTok Research API client key."""
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
+
+# TikTok grants 1,000 requests and 100,000 records a day unless it agrees to more. The bounds
+# only keep a slip (0, a negative number, a run of digits) away from the quota script.
+DailyLimit = Annotated[int, msgspec.Meta(ge=1, le=10**9)]
 
 
 class Credential(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -11,8 +16,8 @@ class Credential(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     client_secret: str
     access_start: dt.date
     access_end: dt.date
-    daily_requests: int = 1000
-    daily_records: int = 100_000
+    daily_requests: DailyLimit = 1000
+    daily_records: DailyLimit = 100_000
 
     def __repr__(self) -> str:
         # A Credential can end up in a log line or a traceback: never show the secret.
@@ -25,7 +30,3 @@ class Credential(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def valid_on(self, day: dt.date) -> bool:
         return self.access_start <= day <= self.access_end
-
-
-class CredentialsFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    credentials: dict[str, Credential] = msgspec.field(default_factory=dict)

@@ -1,7 +1,7 @@
 """The researcher's harvest spec (YAML or JSON) and the plan the producer registers."""
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -9,19 +9,32 @@ from schemas.query import Query
 
 Collectable = Literal["videos", "users"]
 
+# How much one spec may ask for. TikTok documents no limits on a query's size; these sit
+# well above what a research question needs and well below what could make TikTok refuse
+# or time out a query, and they bound the work one spec can cause here.
+MAX_TERMS = 100  # accounts; keywords (words and #hashtags together); regions
+MAX_TERM_CHARS = 100  # one keyword or hashtag
+MAX_NAME_CHARS = 200
+MAX_PROJECT_CHARS = 100
+
+Term = Annotated[str, msgspec.Meta(max_length=MAX_TERM_CHARS)]
+Terms = Annotated[list[Term], msgspec.Meta(max_length=MAX_TERMS)]
+
 
 class HarvestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What a researcher asks for, as written in the spec file."""
 
     id: str
-    project: str
+    project: Annotated[str, msgspec.Meta(max_length=MAX_PROJECT_CHARS)]
     period: str  # yyyymmdd-yyyymmdd, inclusive
-    name: str = ""
-    accounts: list[str] = msgspec.field(default_factory=list)
-    keywords: list[str] = msgspec.field(default_factory=list)
-    regions: list[str] = msgspec.field(default_factory=list)
+    name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)] = ""
+    accounts: Terms = msgspec.field(default_factory=list)
+    keywords: Terms = msgspec.field(default_factory=list)
+    regions: Terms = msgspec.field(default_factory=list)
     query: Query | None = None
-    collect: list[Collectable] = msgspec.field(default_factory=lambda: ["videos", "users"])
+    collect: Annotated[list[Collectable], msgspec.Meta(max_length=2)] = msgspec.field(
+        default_factory=lambda: ["videos", "users"]
+    )
 
 
 class HarvestPlan(msgspec.Struct, frozen=True):

@@ -131,8 +131,8 @@ def test_no_credential_valid_today_refuses_project():
 
 def test_period_past_access_end_refuses_period():
     credentials = {"short": cred(end=dt.date(2025, 12, 31))}
-    assert refused_field(spec(period="20251201-20260101"), credentials) == "period"
-    assert validate(spec(period="20251201-20251231"), credentials, now=NOW).credential == "short"
+    assert refused_field(spec(period="20250601-20260101"), credentials) == "period"
+    assert validate(spec(period="20250601-20251231"), credentials, now=NOW).credential == "short"
 
 
 # --- the credential chosen ---------------------------------------------------------------------
@@ -146,10 +146,10 @@ def test_credential_of_the_project_valid_today_covering_the_period_end():
         "d-good": cred(end=dt.date(2026, 1, 1)),
         "e-good-too": cred(end=dt.date(2027, 1, 1)),
     }
-    plan = validate(spec(period="20250701-20250801"), credentials, now=NOW)
+    plan = validate(spec(period="20250601-20250801"), credentials, now=NOW)
     assert plan.credential == "d-good"  # the first by name among those that qualify
     assert validate(spec(period="20250601-20250701"), credentials, now=NOW).credential == "c-short"
-    assert validate(spec(period="20261201-20261231"), credentials, now=NOW).credential == "e-good-too"
+    assert validate(spec(period="20250601-20261231"), credentials, now=NOW).credential == "e-good-too"
 
 
 def test_credential_valid_on_its_first_and_last_day():
