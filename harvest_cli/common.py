@@ -9,6 +9,7 @@ from rich.console import Console
 
 from workers.config import Settings, get_settings, set_settings
 from workers.logs import configure_logging
+from workers.redaction import mask_url
 
 stderr = Console(stderr=True)
 
@@ -29,7 +30,8 @@ def connect(settings: Settings) -> redis.Redis:
     try:
         client.ping()
     except redis.RedisError as error:
-        fail(f"Redis at {settings.redis_url} does not answer ({type(error).__name__})", code=1)
+        # The URL may carry Redis's password: shown masked, like every URL this tool prints.
+        fail(f"Redis at {mask_url(settings.redis_url)} does not answer ({type(error).__name__})", code=1)
     return client
 
 

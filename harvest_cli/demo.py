@@ -17,11 +17,18 @@ import httpx
 import typer
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from harvest_cli.common import settings_from
 from harvest_cli.processes import Fleet, redis_answers, start_redis, start_simulator
 from harvest_cli.render import status_panel
+from workers.redaction import mask_url
 
 DEMO_SPEC = Path(__file__).resolve().parent / "demo_spec.yaml"
 NAMESPACE = "tiktok-harvest-demo"
@@ -81,7 +88,7 @@ def demo_command(
     try:
         redis_url = redis_url or "redis://127.0.0.1:6379/0"
         if not redis_answers(redis_url):
-            console.print(f"No Redis at {redis_url}: starting a private redis-server.")
+            console.print(f"No Redis at {mask_url(redis_url)}: starting a private redis-server.")
             child, redis_url = start_redis(logs)
             started.append(child)
         credentials = data_dir / "demo-credentials.toml"
@@ -90,7 +97,8 @@ def demo_command(
                                              extra=["--latency-ms", str(latency_ms),
                                                     "--daily-requests", str(DEMO_DAILY_REQUESTS)])
         started.append(simulator)
-        console.print(f"Simulator at {api_url}, Redis at {redis_url}, storage under {data_dir}")
+        # URLs are printed masked: a given REDIS_URL may carry a password.
+        console.print(f"Simulator at {mask_url(api_url)}, Redis at {mask_url(redis_url)}, storage under {data_dir}")
 
         settings = settings_from(redis_url=redis_url, api_base_url=api_url, data_dir=data_dir,
                                  credentials_file=credentials, namespace=NAMESPACE, metrics_port=0)

@@ -13,6 +13,7 @@ from dramatiq import Middleware
 
 from workers import metrics
 from workers.context import get_context
+from workers.redaction import scrub
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +42,9 @@ class DeadLetters(Middleware):
             queue_name=message.queue_name,
             actor_name=message.actor_name,
             payload=payload,
-            # Our exceptions carry safe reasons; anything else is named by its class only.
-            reason=str(exception) if getattr(exception, "reason", None) else type(exception).__name__,
+            # Our exceptions carry safe reasons; anything else is named by its class only. Still
+            # scrubbed: a reason can quote TikTok's own error text.
+            reason=scrub(str(exception)) if getattr(exception, "reason", None) else type(exception).__name__,
             failed_at=time.time(),
             broker_message_id=message.options.get("redis_message_id", ""),
             lease_token=message.options.get("lease_token", ""),
