@@ -3,6 +3,8 @@
 
 import msgspec
 
+from schemas.usernames import normalise
+
 
 class PageTask(msgspec.Struct, frozen=True):
     """Fetch one page of one window's video search."""
@@ -23,11 +25,12 @@ class UserTask(msgspec.Struct, frozen=True):
     """Fetch one author's profile."""
 
     harvest_id: str
-    username: str
+    username: str  # normalised when sent (workers/pages.py); normalised again for the key
 
     @property
     def unit(self) -> str:
-        return f"user:{self.username}"
+        # The normalised name: two spellings of one account are one unit, one lease, one call.
+        return f"user:{normalise(self.username)}"
 
 
 class SubmitHarvest(msgspec.Struct, frozen=True):

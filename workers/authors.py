@@ -17,7 +17,7 @@ import msgspec
 
 from schemas.records import Person, PersonRecord, VideoRecord
 from schemas.spec import HarvestPlan
-from workers.records import encode_records
+from workers.records import encode_records, username_of
 from workers.storage import Storage
 
 # Profiles kept decoded while the pages are rewritten (the benchmark: 20,000 of them and a
@@ -39,7 +39,11 @@ def expand_authors(storage: Storage, plan: HarvestPlan) -> int:
         body = path.read_bytes()
         records = _decode_page(body)
         for record in records:
-            if record.author is not None and (expanded := profile(record.author.alternateName)) is not None:
+            # Matched by @id, which holds the whole normalised name (alternateName may not:
+            # it is shown without the characters a record cannot carry).
+            if record.author is None or (username := username_of(record.author.id)) is None:
+                continue
+            if (expanded := profile(username)) is not None:
                 record.author = record.creator = record.sender = expanded
         rewritten = encode_records(records)
         if rewritten != body:

@@ -5,6 +5,8 @@ Pure functions, no I/O: the same video, plan and download time always give the s
 Rules kept everywhere below:
 - ids are strings, built from the exact integer (never through float: ids exceed 2^53);
 - NUL characters are removed from every text put into a record (the raw page keeps them);
+  a username holding one is escaped instead, so it stays apart from the name without it
+  (workers/usernames.py);
 - absent or empty data is left out, never written as null.
 """
 
@@ -12,10 +14,12 @@ import datetime
 import functools
 import math
 import unicodedata
+import urllib.parse
 from typing import Any, Literal
 
 import msgspec
 
+from schemas import usernames
 from schemas.api import UserInfo, Video
 from schemas.records import (
     AudioObject,
@@ -62,7 +66,8 @@ def clean(value: str | None) -> str | None:
 
 
 def token(value: str | None) -> str | None:
-    """A name or code (id, username, region): cleaned, then trimmed of spaces and a leading @."""
+    """An id or code (region): cleaned, then trimmed of spaces and a leading @. Usernames
+    have their own normalisation (workers/usernames.py)."""
     if value is None:
         return None
     value = value.replace("\x00", "").strip().lstrip("@").strip()
@@ -215,12 +220,45 @@ def _based_on(harvest_id: str, name: str, period_start: str, period_end: str) ->
     )
 
 
-def person_ref(username: str) -> Person | None:
+def person_ref(username: str) -> Person:
     """The reference to an account (author, mention); its PersonRecord has the same @id."""
-    name = token(username)
-    if name is None:
+    name = usernames.normalise(username)
+    key = usernames.escape(name)
+    return Person(id=f"{USER_ID_PREFIX}{key}", alternateName=usernames.shown(name), url=_profile_url(name, key))
+
+
+def person_id(username: str) -> str:
+    """An account's @id, from its normalised name escaped (workers/usernames.py): ordinary
+    names read as they are, and two accounts never share an @id even when their names
+    differ only in characters a record cannot carry (NUL) or that look like escapes."""
+    return f"{USER_ID_PREFIX}{usernames.escape(usernames.normalise(username))}"
+
+
+def username_of(person: str) -> str | None:
+    """The normalised username a `person_id` was made from; None for any other @id."""
+    if not person.startswith(USER_ID_PREFIX):
         return None
-    return Person(id=f"{USER_ID_PREFIX}{name}", alternateName=name, url=f"{TIKTOK_URL}/@{name}")
+    return usernames.unescape(person[len(USER_ID_PREFIX):])
+
+
+def profile_url(username: str) -> str | None:
+    """The account's page on TikTok; None for a name no account can have (there is none)."""
+    name = usernames.normalise(username)
+    return _profile_url(name, usernames.escape(name))
+
+
+def _profile_url(name: str, key: str) -> str | None:
+    if not usernames.could_exist(name):
+        return None
+    # A name that escaping leaves alone is already safe in a URL path (the common case).
+    return f"{TIKTOK_URL}/@{key if key == name else urllib.parse.quote(name, safe='')}"
+
+
+def _mention(username: str) -> Person | None:
+    # A blank mention names nobody; unlike an author, it has no Person record to point to.
+    if usernames.normalise(username) == usernames.BLANK:
+        return None
+    return person_ref(username)
 
 
 def counter(action: str, count: int | None, end_time: str) -> InteractionCounter | None:
@@ -247,6 +285,8 @@ def video_record(video: Video, plan: HarvestPlan, downloaded_at: datetime.dateti
     end_time = iso_utc(downloaded_at)
     description = clean(video.video_description)
     transcript = clean(video.voice_to_text)
+    # A missing or empty username names no author; anything else names one, however odd
+    # (its Person record is written too: workers/users.py).
     author = person_ref(video.username) if video.username else None
     music_id = id_string(video.music_id)
 
@@ -272,7 +312,7 @@ def video_record(video: Video, plan: HarvestPlan, downloaded_at: datetime.dateti
         name=description,
         text=transcript,
         datePublished=unix_to_iso(video.create_time),
-        sameAs=f"{TIKTOK_URL}/@{author.alternateName}/video/{video_id}" if author else None,
+        sameAs=f"{author.url}/video/{video_id}" if author and author.url else None,
         keywords=_present([clean(tag) for tag in video.hashtag_names or []]),
         locationCreated=Place(name=region, alternateName=region.lower()) if region else None,
         author=author,
@@ -288,7 +328,7 @@ def video_record(video: Video, plan: HarvestPlan, downloaded_at: datetime.dateti
                 counter("BookmarkAction", video.favorites_count, end_time),
             ]
         ),
-        mentions=_present([person_ref(name) for name in video.video_mention_list or []]),
+        mentions=_present([_mention(name) for name in video.video_mention_list or []]),
         isBasedOn=based_on(plan),
     )
 
@@ -308,8 +348,6 @@ def user_record(
     if outcome not in USER_OUTCOMES:
         raise ValueError(f"unknown user outcome {outcome!r}; expected one of {USER_OUTCOMES}")
     ref = person_ref(username)
-    if ref is None:
-        raise ValueError(f"empty username: {username!r}")
     end_time = iso_utc(downloaded_at)
     info = info or UserInfo()
     display_name = clean(info.display_name)

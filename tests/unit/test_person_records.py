@@ -10,17 +10,19 @@ from hypothesis import strategies as st
 
 from schemas.api import UserInfo, Video
 from schemas.records import PersonRecord
+from tests.unit.record_helpers import (
+    DOWNLOADED,
+    DOWNLOADED_ISO,
+    PLAN,
+    encoded,
+    full_video,
+    walk,
+)
 from workers.records import (
     encode_records,
-    token,
     user_record,
     video_record,
 )
-
-from tests.unit.record_helpers import (
-    DOWNLOADED, DOWNLOADED_ISO, PLAN, full_video, encoded, walk,
-)
-
 
 # --- user records ----------------------------------------------------------------------------
 
@@ -95,11 +97,16 @@ def test_user_record_partial_info_and_unverified():
         assert key not in rec
 
 
-def test_user_record_rejects_bad_input():
+def test_user_record_rejects_an_outcome_it_does_not_know():
     with pytest.raises(ValueError):
         user_record("someone", None, "banned", PLAN, DOWNLOADED)
-    with pytest.raises(ValueError):
-        user_record("@\x00", None, "unknown", PLAN, DOWNLOADED)
+
+
+@pytest.mark.parametrize("username, key, shown", [("@\x00", "%00", "%00"), ("@", "%40", "@"), (" ", "%40", "@")])
+def test_a_name_no_account_can_have_still_gets_a_record_of_its_own(username, key, shown):
+    rec = encoded(user_record(username, None, "unknown", PLAN, DOWNLOADED))
+    assert rec["@id"] == f"iCANDID_tiktok_user_{key}" and rec["alternateName"] == shown
+    assert "url" not in rec
 
 
 # --- encoding --------------------------------------------------------------------------------
@@ -182,7 +189,7 @@ _infos = st.builds(
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.text(min_size=1).filter(token),  # a username that is not only spaces, NULs and @
+    st.text(),  # any name: blank ones and ones holding NUL get a record too
     st.one_of(st.none(), _infos),
     st.sampled_from(["ok", "unknown", "private", "restricted"]),
 )

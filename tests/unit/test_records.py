@@ -9,6 +9,16 @@ import pytest
 
 from schemas.api import UserInfo, Video
 from schemas.records import VideoRecord
+from tests.unit.record_helpers import (
+    BIG_ID,
+    DOWNLOADED,
+    DOWNLOADED_ISO,
+    MUSIC_ID,
+    PLAN,
+    encoded,
+    full_video,
+    ref,
+)
 from workers.records import (
     detect_script,
     encode_records,
@@ -17,11 +27,6 @@ from workers.records import (
     user_record,
     video_record,
 )
-
-from tests.unit.record_helpers import (
-    DOWNLOADED, DOWNLOADED_ISO, BIG_ID, MUSIC_ID, PLAN, full_video, encoded, ref,
-)
-
 
 # --- the video record, field by field --------------------------------------------------------
 
@@ -179,8 +184,11 @@ def test_nul_removed_from_every_text():
     rec = json.loads(data)[0]
     assert rec["@id"] == "iCANDID_tiktok_1234"
     assert (rec["name"], rec["text"], rec["keywords"]) == ("ab", "c", ["tag"])
-    assert rec["author"] == ref("user")
-    assert rec["mentions"] == [ref("me")]
+    # A username with NUL is not the name without it: it keeps an @id of its own, spelled
+    # with the NUL escaped, and links to no profile page (no account can have that name).
+    assert rec["author"] == {"@type": "Person", "@id": "iCANDID_tiktok_user_us%00er", "alternateName": "us%00er"}
+    assert "sameAs" not in rec
+    assert rec["mentions"] == [{"@type": "Person", "@id": "iCANDID_tiktok_user_m%00e", "alternateName": "m%00e"}]
     assert rec["locationCreated"]["name"] == "BE"
     assert rec["identifier"][1]["value"] == "99"
 
@@ -193,7 +201,7 @@ def test_nul_removed_from_user_record():
     data = encode_records([user_record("jo\x00hn", info, "ok", PLAN, DOWNLOADED)])
     assert b"\\u0000" not in data
     rec = json.loads(data)[0]
-    assert rec["@id"] == "iCANDID_tiktok_user_john"
+    assert rec["@id"] == "iCANDID_tiktok_user_jo%00hn" and "url" not in rec
     assert (rec["name"], rec["description"]) == ("Name", "bio")
     assert (rec["image"], rec["sameAs"]) == ("https://a/x", "https://b.be")
 
