@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench chaos clean
 
 setup: $(VENV)/.installed tools
 
@@ -29,6 +29,11 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# A long harvest through worker kills, API faults, a Redis restart, a host cut off and
+# TikTok down (root: it uses network namespaces); prints what was stored against the truth.
+chaos: setup
+	$(BIN)/python -m chaos
 
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache

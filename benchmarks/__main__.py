@@ -8,7 +8,9 @@
 3. 300 ms API latency: a fleet of 2 processes × 4 threads against one sequential client
    doing the same requests;
 4. recovery: how long a SIGKILLed worker's messages wait before another worker gets them;
-5. finishing: expanding the authors into the video records of a 100,000-video harvest.
+5. finishing: expanding the authors into the video records of a 100,000-video harvest;
+6. Redis memory: the bytes a harvest's keys take while it runs, when it is done, and what
+   stays for the retention once the per-video claims have expired.
 """
 
 import os
@@ -20,6 +22,7 @@ from benchmarks.finishing import measure_finishing
 from benchmarks.fleet_run import Bench
 from benchmarks.our_code import measure_our_code
 from benchmarks.recovery import measure_recovery
+from benchmarks.redis_memory import measure_redis_memory
 from benchmarks.sequential import sequential_harvest
 from workers.config import Settings
 from workers.logs import configure_logging
@@ -69,6 +72,19 @@ def main() -> int:
             line("worker CPU per call", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
             line("requests per 100 records (videos + authors)", f"{100 * r.requests / r.records:.2f}")
             line("Redis commands per API call", f"{r.redis_commands / r.calls:.1f}")
+
+            print("Redis memory of a harvest (MEMORY USAGE summed over its keys)")
+            for label, spec in (("the demo spec, with authors", USERS_SPEC), ("videos only", VIDEOS_SPEC)):
+                m = measure_redis_memory(bench, spec | {"id": f"bench_memory_{spec['id']}"})
+                kept = m.done_bytes - m.claims_bytes
+                print(f" {label}: {m.pages} pages, {m.records:,} videos, {m.users} authors")
+                line("while running (largest sample)", f"{m.running_bytes / 1024:,.0f} KiB at {m.running_pages} pages")
+                line("done", f"{m.done_bytes / 1024:,.0f} KiB, {m.done_bytes / m.pages:,.0f} bytes per page")
+                line("of which claims (expire after a day)", f"{m.claims_bytes / 1024:,.0f} KiB, "
+                                                             f"{m.claims_bytes / m.records:.0f} bytes per video")
+                line("kept for the retention", f"{kept / 1024:,.0f} KiB, {kept / m.pages:,.0f} bytes per page"
+                                               + (f", {kept / m.users:,.0f} per author" if m.users else ""))
+                line("keys without an expiry once done", f"{m.keys_without_expiry}")
 
             print("300 ms API latency (the demo query over June 2024, with authors)")
             bench.set_latency(300)

@@ -30,8 +30,8 @@ def list_command(
     as_json: bool = typer.Option(False, "--json"),
     redis_url: Optional[str] = RedisOption,
 ):
-    """Show dead-lettered messages and why they failed."""
-    _, _, _, letters = _letters(harvest_id, redis_url)
+    """Show dead-lettered messages and why they failed, and how long their harvests are kept."""
+    settings, client, keys, letters = _letters(harvest_id, redis_url)
     if as_json:
         typer.echo(msgspec.json.encode(letters).decode())
         return
@@ -42,7 +42,29 @@ def list_command(
         task = {k: v for k, v in letter.payload.items() if k != "harvest_id"}
         table.add_row(letter.message_id, letter.harvest_id or "-", letter.actor_name, json.dumps(task),
                       letter.reason, dt.datetime.fromtimestamp(letter.failed_at, dt.timezone.utc).isoformat(timespec="seconds"))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for line in _kept(settings, client, keys, letters):
+        console.print(line, highlight=False)
+
+
+def _kept(settings, client, keys, letters) -> list[str]:
+    """What becomes of each failed harvest with letters here (workers/retention.py)."""
+    from workers.progress import HarvestStore
+
+    store = HarvestStore(client, keys)
+    kept_s = settings.harvest_failed_retention_days * 86400
+    lines = []
+    for harvest in sorted({letter.harvest_id for letter in letters if letter.harvest_id}):
+        status = store.status(harvest, failed_retention_s=kept_s)
+        if status is None:
+            lines.append(f"{harvest}: no longer registered; these letters go {settings.harvest_failed_retention_days:g} "
+                         "days after the last of them")
+        elif status.state == "failed" and status.forget_at:
+            day = dt.datetime.fromtimestamp(status.forget_at, dt.UTC).strftime("%Y-%m-%d")
+            lines.append(f"{harvest}: failed; it and its letters are kept until `dead replay` or `purge`, "
+                         f"and forgotten from {day} if neither comes")
+    return lines
 
 
 @app.command("replay")

@@ -7,7 +7,7 @@ from typing import Optional
 import msgspec
 import typer
 
-from harvest_cli import dead, demo, worker
+from harvest_cli import dead, demo, purge, worker
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 from harvest_cli.render import print_status
 from simulator.cli import simulator_command
@@ -25,6 +25,7 @@ app = typer.Typer(
 app.command("worker")(worker.worker_command)
 app.command("demo")(demo.demo_command)
 app.command("simulator")(simulator_command)
+app.command("purge")(purge.purge_command)
 app.add_typer(dead.app, name="dead")
 
 
@@ -74,7 +75,8 @@ def status(
     client = connect(settings)
     store = HarvestStore(client, Keys(settings.namespace))
     ids = [harvest_id] if harvest_id else store.harvest_ids()
-    statuses = [s for s in (store.status(i) for i in ids) if s is not None]
+    kept_s = settings.harvest_failed_retention_days * 86400
+    statuses = [s for s in (store.status(i, failed_retention_s=kept_s) for i in ids) if s is not None]
     if harvest_id and not statuses:
         fail(f"no harvest {harvest_id!r}", code=1)
     limits = _limits(settings)

@@ -86,26 +86,73 @@ class Child:
         self.process.wait(10)
 
 
+@dataclass
+class PrivateRedis:
+    """A redis-server of our own on a free port: for the demo when no Redis answers, and for
+    tests that stop, kill or cut off their Redis. With `data_dir` it keeps an append-only file
+    synced on every write, as a production Redis should (ops/README.md), so it can be killed
+    and started again without losing anything it acknowledged."""
+
+    log_dir: Path
+    data_dir: Path | None = None
+    bind: str = "127.0.0.1"
+    password: str | None = None
+    extra: list[str] = field(default_factory=list)  # more redis-server options
+    port: int = field(default_factory=free_port)
+    child: Child | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{self.bind}:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        server = shutil.which("redis-server")
+        if server is None:
+            raise RuntimeError("redis-server is not installed (ops/install-tools.sh installs it)")
+        persistence = (["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.data_dir)]
+                       if self.data_dir else ["--appendonly", "no"])
+        access = ["--requirepass", self.password] if self.password else ["--protected-mode", "no"]
+        self.child = Child.start("redis", [server, "--port", str(self.port), "--bind", self.bind, "--save", "",
+                                           *persistence, *access, *self.extra, "--daemonize", "no"],
+                                 log_path=self.log_dir / "redis.log")
+        wait_until(lambda: redis_answers(self.url), 20, "redis-server")
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
+
+    def kill(self) -> None:
+        """SIGKILL: what is not on disk is gone."""
+        self.child.kill()
+
+    def shutdown(self) -> None:
+        """A clean stop (SHUTDOWN: the append-only file is complete)."""
+        try:
+            redis.Redis.from_url(self.url, socket_timeout=5).shutdown(nosave=not self.data_dir)
+        except redis.ConnectionError:
+            pass  # it closes the connection as it goes
+        self.child.process.wait(20)
+
+    def stop(self) -> None:
+        if self.child:
+            self.child.stop(10)
+
+
 def start_redis(log_dir: Path) -> tuple[Child, str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        raise RuntimeError("no Redis answers at REDIS_URL and redis-server is not installed")
-    port = free_port()
-    child = Child.start("redis", [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                  "--appendonly", "no", "--daemonize", "no"],
-                        log_path=log_dir / "redis.log")
-    url = f"redis://127.0.0.1:{port}/0"
-    wait_until(lambda: redis_answers(url), 20, "redis-server")
-    return child, url
+    server = PrivateRedis(log_dir).start()
+    return server.child, server.url
 
 
-def start_simulator(*, seed: int = 7, log_dir: Path, extra: list[str] = (), credentials: Path | None = None) -> tuple[Child, str]:
+def start_simulator(*, seed: int = 7, log_dir: Path, extra: list[str] = (), credentials: Path | None = None,
+                    host: str = "127.0.0.1") -> tuple[Child, str]:
     port = free_port()
-    argv = [sys.executable, "-m", "simulator", "--port", str(port), "--seed", str(seed), *extra]
+    argv = [sys.executable, "-m", "simulator", "--host", host, "--port", str(port), "--seed", str(seed), *extra]
     if credentials:
         argv += ["--credentials", str(credentials)]
     child = Child.start("simulator", argv, log_path=log_dir / "simulator.log")
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     wait_until(lambda: httpx.get(f"{url}/_sim/health", timeout=1).status_code == 200, 60, "simulator")
     return child, url
 
@@ -118,10 +165,11 @@ class Fleet:
     processes: int = 1
     threads: int = 4
     log_path: Path | None = None
+    prefix: list[str] = field(default_factory=list)  # e.g. `ip netns exec NAME`: run it elsewhere
     child: Child | None = field(default=None, init=False)
 
     def start(self) -> "Fleet":
-        argv = [sys.executable, "-m", "harvest_cli", "worker",
+        argv = [*self.prefix, sys.executable, "-m", "harvest_cli", "worker",
                 "--processes", str(self.processes), "--threads", str(self.threads)]
         self.child = Child.start("workers", argv, env=self.env, log_path=self.log_path)
         return self

@@ -52,6 +52,7 @@ def status_panel(s: HarvestStatus) -> Table:
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
         *_quota_rows(s),
+        *_forget_rows(s),
     ):
         table.add_row(label, value)
     return table
@@ -72,6 +73,19 @@ def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:
     return rows
 
 
+def _forget_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    """When the harvest's state leaves Redis (HARVEST_RETENTION_DAYS, HARVEST_FAILED_RETENTION_DAYS)."""
+    if s.forget_at is None:
+        return []
+    if s.state == "failed":
+        return [("kept", f"until `dead replay` or `purge`; if neither, forgotten from {_day(s.forget_at)}")]
+    return [("kept until", f"{_day(s.forget_at)}, then forgotten in Redis (files stay)")]
+
+
+def _day(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def print_status(statuses: list[HarvestStatus]) -> None:
     console = Console()
     if not statuses:
@@ -81,4 +95,5 @@ def print_status(statuses: list[HarvestStatus]) -> None:
     for s in statuses:
         if s.finished_at:
             took = dt.timedelta(seconds=round(s.finished_at - s.submitted_at))
-            console.print(f"[green]{s.id}[/] finished in {took}; records in {s.storage.get('records', '?')}")
+            forget = f"; forgotten in Redis from {_day(s.forget_at)}" if s.forget_at else ""
+            console.print(f"[green]{s.id}[/] finished in {took}; records in {s.storage.get('records', '?')}{forget}")

@@ -29,6 +29,7 @@ def worker_command(
         "HARVEST_METRICS_PORT": str(metrics_port) if metrics_port is not None else None,
     }
     env = dict(os.environ, **{k: v for k, v in overrides.items() if v is not None})
+    check_redis(redis_url)
     # Dramatiq's Prometheus middleware reads these when it is imported, in the master too.
     port = env.get("HARVEST_METRICS_PORT", "9191")
     env.setdefault("dramatiq_prom_port", port)
@@ -42,3 +43,18 @@ def worker_command(
     ]
     # Become the Dramatiq master process: signals from ops tools reach it directly.
     os.execvpe(sys.executable, argv, env)
+
+
+def check_redis(redis_url: str | None) -> None:
+    """Refuse to start on a Redis that may evict keys (workers/redis_checks.py); say so when
+    it keeps nothing on disk."""
+    from harvest_cli.common import connect, fail, settings_from
+    from workers.redis_checks import eviction_problem, persistence_note
+
+    client = connect(settings_from(redis_url=redis_url))
+    problem = eviction_problem(client)
+    if problem:
+        fail(f"not starting: {problem}", code=2)
+    note = persistence_note(client)
+    if note:
+        typer.echo(f"warning: {note}", err=True)

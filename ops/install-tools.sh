@@ -4,6 +4,8 @@ set -e
 missing=""
 command -v promtool >/dev/null || missing="$missing prometheus"
 command -v redis-server >/dev/null || missing="$missing redis-server"
+# ip (network namespaces) cuts a worker group off the network in the partition test.
+command -v ip >/dev/null || missing="$missing iproute2"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != "0" ]; then
     echo "please install:$missing (e.g. sudo apt-get install$missing)" >&2

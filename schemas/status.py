@@ -42,5 +42,9 @@ class HarvestStatus(msgspec.Struct):
     dead_letters: int
     submitted_at: float
     finished_at: float | None = None
+    # When the harvest's state leaves Redis (files in storage stay): for a done harvest, when its
+    # keys expire; for a failed one, the earliest time it is forgotten unless replayed or purged
+    # first; None while it runs.
+    forget_at: float | None = None
     storage: dict[str, str] = msgspec.field(default_factory=dict)
     quota: QuotaStatus | None = None

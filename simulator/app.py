@@ -24,7 +24,13 @@ import msgspec
 
 from simulator.corpus import Corpus
 from simulator.faults import Faults, SimConfig, config_dict, update_config
-from simulator.outage import GATEWAY_STATUSES, RESET, Outage, gateway_page, outage_message
+from simulator.outage import (
+    GATEWAY_STATUSES,
+    RESET,
+    Outage,
+    gateway_page,
+    outage_message,
+)
 from simulator.query import QueryError, compile_query, parse_window
 from simulator.quota import QuotaBook, SimClock, TokenStore
 from simulator.searches import SearchCache

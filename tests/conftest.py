@@ -97,9 +97,9 @@ def fleets(harvest_env, tmp_path):
     """Start worker fleets (`tiktok-harvest worker`); all are stopped at the end."""
     started = []
 
-    def start(processes: int = 1, threads: int = 4, env: dict | None = None) -> Fleet:
+    def start(processes: int = 1, threads: int = 4, env: dict | None = None, prefix: list[str] = ()) -> Fleet:
         fleet = Fleet(env or harvest_env, processes=processes, threads=threads,
-                      log_path=tmp_path / f"workers-{len(started)}.log").start()
+                      log_path=tmp_path / f"workers-{len(started)}.log", prefix=list(prefix)).start()
         started.append(fleet)
         return fleet
 

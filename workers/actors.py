@@ -1,8 +1,15 @@
 """The Dramatiq actors: thin glue from a queue message to its handler.
 
-Each actor decodes its typed payload, runs the handler with the per-process resources, and
-parks the message when the credential's quota is spent (re-sent with a delay until the bucket
-reopens, the original acknowledged): waiting burns no retries and survives restarts.
+Each actor decodes its typed payload (a payload of the wrong shape fails for good, with the
+validation error as its reason), runs the handler with the per-process resources, and, when
+the work cannot go on now, sends the message again with a delay and acknowledges the
+original, so waiting burns no retries and survives restarts:
+
+- quota spent, or TikTok down (`QuotaWait`): parked until the bucket reopens or the next
+  probe, with the unit handed over to the parked copy;
+- another delivery holds the unit (`Busy`), this one lost its hold (`LeaseLost`), or Redis
+  dropped the connection mid-way: the same message again, a little later. The copy finds the
+  unit done, owned by someone else, or free to finish.
 """
 
 import random
@@ -10,13 +17,15 @@ import uuid
 
 import dramatiq
 import msgspec
+import redis
 import structlog
 from dramatiq.middleware import CurrentMessage
 
 from schemas.messages import PageTask, SubmitHarvest, UserTask
 from workers import messages, metrics
-from workers.context import get_context
-from workers.errors import QuotaWait
+from workers.context import WorkerContext, get_context
+from workers.errors import PermanentError, QuotaWait
+from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
 from workers.users import handle_user
 
@@ -26,59 +35,91 @@ log = structlog.get_logger(__name__)
 # a tenth of the wait, between 1 and 10 seconds.
 PARK_JITTER_S = (1.0, 10.0)
 MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
+# A message that gave way comes back after this long (plus the other hold's rest, when busy).
+GIVE_WAY_S = (1.0, 3.0)
 
 
 def lease_token(message) -> str:
-    """Who holds a unit's lease: the message id, or the token a parked copy was given."""
+    """Who the message is as a unit's owner: its id, or the token a parked copy was given."""
     return message.options.get("lease_token") or message.message_id
 
 
-def _run(task, handle) -> None:
-    """Run `handle(ctx, task, lease token, retries)`; park the message if quota is spent."""
+def _run(task_type, payload: dict, handle) -> None:
+    """Run `handle(ctx, task, lease token, retries, predecessor=…)`; send the message again
+    later when the work cannot go on now."""
+    task = _decode(task_type, payload)
     message = CurrentMessage.get_current_message()
     ctx = get_context()
     with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
         try:
-            handle(ctx, task, lease_token(message), message.options.get("retries", 0))
+            handle(ctx, task, lease_token(message), message.options.get("retries", 0),
+                   predecessor=message.options.get("predecessor", ""))
         except QuotaWait as wait:
             _park(ctx, task.harvest_id, task.unit, message, wait)
+        except Busy as busy:
+            _later(ctx, message, busy.wait_s, "busy")
+            # Nothing ran: not a delivery that counts against the message (CrashedDeliveries).
+            message.gave_way = True
+        except LeaseLost:
+            _later(ctx, message, 0.0, "hold_lost")
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            # Redis went away mid-way: every step is safe to repeat, so repeat the message rather
+            # than burn one of its retries. (The enqueue waits until Redis answers again.)
+            log.warning("redis_unavailable_mid_message", error=type(error).__name__)
+            _later(ctx, message, 0.0, "redis_unavailable")
 
 
-def _park(ctx, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
+def _decode(task_type, payload):
+    try:
+        return msgspec.convert(payload, task_type)
+    except msgspec.ValidationError as error:
+        # Another service published something we cannot read: no retry will make it readable.
+        raise PermanentError(f"message does not match {task_type.__name__}: {error}") from None
+
+
+def _park(ctx: WorkerContext, harvest_id: str, unit: str, message, wait: QuotaWait) -> None:
     """Send the message again with a delay until the bucket reopens; the original is then
-    acknowledged. The copy gets a new lease token and the lease is handed over to it only
-    after it is enqueued: if this process dies before the acknowledgement, the original
-    comes back holding the old token and is dropped, so the unit never runs twice."""
+    acknowledged. The copy gets a new lease token and the unit is handed over to it after it
+    is enqueued: if this process dies before the acknowledgement, the original comes back
+    holding the old token and is dropped, so the unit never runs twice. The copy names the
+    old token as its predecessor, so if it wakes before the hand-over (this thread stalled)
+    it takes the unit over itself instead of being dropped."""
     ctx.store.park(harvest_id, unit)
     metrics.quota_wait(ctx.store.plan(harvest_id).credential, wait.why)
     jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait.wait_s / 10))
     delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, jitter_s))
-    new_token = uuid.uuid4().hex
-    ctx.broker.enqueue(message.copy(options={"lease_token": new_token}), delay=int(delay_s * 1000))
-    if not ctx.store.hand_over_lease(harvest_id, unit, lease_token(message), new_token):
-        log.warning("lease_taken_while_parking", harvest=harvest_id, unit=unit)
+    old, new = lease_token(message), uuid.uuid4().hex
+    ctx.broker.enqueue(message.copy(options={"lease_token": new, "predecessor": old}), delay=int(delay_s * 1000))
+    if not ctx.leases.hand_over(harvest_id, unit, old, new):
+        log.info("unit_not_handed_over", harvest=harvest_id, unit=unit)
     log.info("parked_for_quota", harvest=harvest_id, unit=unit, why=wait.why, wait_s=round(delay_s))
 
 
+def _later(ctx: WorkerContext, message, wait_s: float, why: str) -> None:
+    """The same message (token, predecessor, retries) again after `wait_s` and a little more."""
+    delay_s = wait_s + random.uniform(*GIVE_WAY_S)
+    ctx.broker.enqueue(message.copy(), delay=int(delay_s * 1000))
+    metrics.put_off(message.queue_name, why)
+    log.info("message_put_off", why=why, wait_s=round(delay_s, 1))
+
+
 def fetch_page(payload: dict) -> None:
-    _run(msgspec.convert(payload, PageTask), handle_page)
+    _run(PageTask, payload, handle_page)
 
 
 def fetch_user(payload: dict) -> None:
-    _run(msgspec.convert(payload, UserTask), handle_user)
+    _run(UserTask, payload, handle_user)
 
 
 def submit_harvest(payload: dict) -> None:
     """Intake for other iCANDID services: the same validation and planning as the CLI."""
     from producers.submit import SpecRefused, submit_spec
 
-    request = msgspec.convert(payload, SubmitHarvest)
+    request = _decode(SubmitHarvest, payload)
     ctx = get_context()
     try:
         submit_spec(request.spec, ctx.settings, ctx.broker, redis=ctx.redis)
     except SpecRefused as refused:
-        from workers.errors import PermanentError
-
         raise PermanentError(f"spec refused: {refused}") from None
 
 

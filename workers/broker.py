@@ -2,24 +2,62 @@
 
 import socket
 import threading
+import time
 
 import dramatiq
 import redis
+import structlog
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import dq_name
 from dramatiq.middleware import CurrentMessage, ShutdownNotifications, TimeLimit
 
 from workers.config import Settings
+from workers.held import ORPHAN_AFTER_S, HeldConsumer, HeldLedger
+from workers.middleware.crashed_deliveries import CrashedDeliveries
 from workers.middleware.dead_letters import DeadLetters
+from workers.middleware.redaction import SecretRedaction
 from workers.middleware.resources import WorkerResources
 from workers.middleware.retry_policy import retries
 from workers.middleware.sweeper import FleetSweeper
 
+log = structlog.get_logger(__name__)
+
 
 class HarvestBroker(RedisBroker):
-    """Dramatiq's Redis broker, plus a way to force its maintenance pass (which hands a dead
-    worker's unacknowledged messages back to the queue) instead of leaving it to chance."""
+    """Dramatiq's Redis broker, plus:
+
+    - a way to force its maintenance pass (which hands a dead worker's unacknowledged messages
+      back to the queue) instead of leaving it to chance;
+    - a ledger of the messages this process holds, so messages stranded in a live process's
+      unacknowledged set go back to their queue (workers/held.py);
+    - in worker processes, an enqueue that waits for Redis instead of failing: Dramatiq's
+      Retries middleware (and our parking) enqueue the next attempt after the handler, and
+      if that failed while Redis restarted, the message would be acknowledged and gone.
+      Enqueueing twice after a lost reply only makes a duplicate, which the leases drop.
+    """
 
     _forced = threading.local()
+
+    def __init__(self, *, patient_enqueue: bool = False, **options):
+        super().__init__(**options)
+        self.patient_enqueue = patient_enqueue
+        self.ledger = HeldLedger()
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> HeldConsumer:
+        return HeldConsumer(self, queue_name, prefetch, timeout)
+
+    def enqueue(self, message, *, delay=None):
+        pause_s = 0.5
+        while True:
+            try:
+                return super().enqueue(message, delay=delay)
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if not self.patient_enqueue:
+                    raise
+                log.warning("enqueue_waits_for_redis", queue=message.queue_name, error=type(error).__name__,
+                            retry_in_s=pause_s)
+                time.sleep(pause_s)
+                pause_s = min(2 * pause_s, 5.0)
 
     def _should_do_maintenance(self, command: str) -> int:
         if getattr(self._forced, "on", False):
@@ -27,11 +65,15 @@ class HarvestBroker(RedisBroker):
         return super()._should_do_maintenance(command)
 
     def sweep(self, queue_name: str) -> int:
-        """Heartbeat for this process, and requeue messages held by dead workers.
-        Returns the queue's size (waiting, delayed and in flight)."""
+        """Heartbeat for this process, requeue messages held by dead workers and messages
+        stranded in this live one. Returns the queue's size (waiting, delayed, in flight)."""
+        for name in (queue_name, dq_name(queue_name)):
+            self.ledger.send_back(self, name, grace_s=ORPHAN_AFTER_S)
         self._forced.on = True
         try:
-            return int(self.do_qsize(queue_name))
+            size = int(self.do_qsize(queue_name))
+            self.do_qsize(dq_name(queue_name))  # maintenance runs on the queue named only
+            return size
         finally:
             self._forced.on = False
 
@@ -66,8 +108,8 @@ def redis_client(settings: Settings, *, client_name: str = "tiktok-harvest",
 def build_broker(
     settings: Settings, *, client: redis.Redis | None = None, for_workers: bool = True
 ) -> HarvestBroker:
-    """The fleet's broker. Producers (which only enqueue) pass for_workers=False and get no
-    middleware: retries, resources and metrics only make sense where messages are processed."""
+    """The fleet's broker. Producers (which only enqueue) pass for_workers=False and get only
+    the redaction: retries, resources and metrics only make sense where messages are processed."""
     middleware = [
         # Dramatiq's own. CurrentMessage lets a handler see its message (id, retries);
         # the time limit stops a handler stuck far longer than any API call may take.
@@ -76,15 +118,21 @@ def build_broker(
         ShutdownNotifications(),
         # Failure handling. Retries decides that a message has failed for good, DeadLetters
         # then records why; "after" hooks run in reverse list order, so DeadLetters comes first.
+        # CrashedDeliveries dead-letters a message whose worker keeps dying under it (no
+        # exception ever reaches Retries then).
         DeadLetters(),
         retries(),
+        CrashedDeliveries(),
         # Per-process resources (Redis pool, HTTP client, token cache) and the sweeper thread
         # that keeps this process's heartbeat and recovers dead workers' messages.
         WorkerResources(settings),
         FleetSweeper(interval_s=settings.sweep_interval_s),
+        # Last, so its before_enqueue sees every option the others set (Retries' traceback):
+        # nothing secret is written to a queue, a retry or a dead-letter queue.
+        SecretRedaction(),
     ]
     if not for_workers:
-        middleware = []
+        middleware = [SecretRedaction()]
     elif settings.metrics_port:
         from dramatiq.middleware.prometheus import Prometheus
 
@@ -101,6 +149,7 @@ def build_broker(
         heartbeat_timeout=int(settings.dead_worker_after_s * 1000),
         # Kept until an operator replays or drops them; our own dead-letter record has no TTL.
         dead_message_ttl=30 * 86400 * 1000,
+        patient_enqueue=for_workers,
     )
     return broker
 

@@ -1,7 +1,8 @@
 """One research API call, paid for from the credential's bucket.
 
 Shared by every actor: take quota (or wait), get the fleet's token, call, resend once on an
-invalid token, give back unused records, and turn repeated 429s into a spent credential.
+invalid token, give back unused records, turn repeated 429s into a spent credential, and tell
+an outage (wait, probe, resume) from a unit that fails on its own (retry, split).
 """
 
 import time
@@ -9,10 +10,17 @@ from typing import Callable, TypeVar
 
 import structlog
 
-from schemas.spec import HarvestPlan
 from workers import metrics
 from workers.context import WorkerContext
-from workers.errors import ApiError, QuotaWait, RateLimited, TokenInvalid
+from workers.errors import (
+    ApiError,
+    QuotaWait,
+    RateLimited,
+    TokenInvalid,
+    TransientError,
+)
+from workers.quota import reservation
+from workers.unit import Work
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -24,22 +32,33 @@ THROTTLE_PAUSES_S = (5, 30)
 
 
 def paid_call(
-    ctx: WorkerContext, plan: HarvestPlan, unit: str, want_records: int, call: Callable[[str, int], T],
+    ctx: WorkerContext, work: Work, want_records: int, call: Callable[[str, int], T],
     *, endpoint: str, least_records: int = 1,
-) -> T:
-    """Run `call(token, max_count)` once quota is granted. Raises QuotaWait when the bucket is
-    empty (or TikTok keeps saying 429) and ApiError for everything the caller must handle."""
+) -> tuple[T, str]:
+    """Run `call(token, max_count)` once quota is granted; returns its result and the
+    reservation that paid for it (settle it once the records are counted). Raises QuotaWait
+    when the bucket is empty, TikTok keeps saying 429 or TikTok is down, and ApiError for
+    everything the caller must handle."""
+    plan, unit = work.plan, work.delivery.unit
     credential = ctx.credentials.get(plan.credential)
     for attempt in (1, 2):
-        grant = ctx.quota.take(plan.credential, credential, plan.id, unit, want_records, least_records)
+        taken = reservation(plan.id, unit, work.delivery.id, attempt)
+        grant = ctx.quota.take(plan.credential, credential, plan.id, taken, want_records, least_records)
         metrics.quota_left(plan.credential, grant.requests_left, grant.records_left)
         if not grant.granted:
             raise QuotaWait(grant.wait_s, grant.why)
-        # The token comes after the quota: a parked message wakes without an OAuth call.
         try:
+            # The token comes after the quota: a parked message wakes without an OAuth call.
             token = ctx.tokens.get(plan.credential, credential)
+            # Last, right before the call: a delivery that lost its hold must not call TikTok
+            # for a unit another delivery is doing (or has done).
+            ctx.leases.ensure(work.delivery)
+        except TransientError as error:
+            ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
+            _failed(ctx, work, error, grant.probe)
+            raise
         except BaseException:
-            ctx.quota.settle(plan.credential, plan.id, unit, 0, unsent=True)
+            ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
             raise
         ctx.store.call_started(plan.id, unit)
         began = time.perf_counter()
@@ -47,36 +66,53 @@ def paid_call(
             result = call(token, grant.records)
         except ApiError as error:
             metrics.api_request(plan.credential, endpoint, type(error).__name__, time.perf_counter() - began)
-            ctx.quota.settle(plan.credential, plan.id, unit, 0)
+            outage_sign = isinstance(error, TransientError) and error.outage_sign
+            unsent = isinstance(error, TransientError) and not error.reached_tiktok
+            ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=unsent, answered=not outage_sign)
             if isinstance(error, TokenInvalid) and attempt == 1:
                 ctx.tokens.invalidate(plan.credential, credential, token)
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
-                raise QuotaWait(_throttled(ctx, plan, unit), "throttled") from None
+                raise QuotaWait(_throttled(ctx, work), "throttled") from None
+            if outage_sign:
+                _failed(ctx, work, error, grant.probe)
             ctx.store.count(plan.id, "errors")
             raise
         metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)
-        ctx.redis.delete(_throttle_key(ctx, plan, unit))
-        return result
+        ctx.redis.delete(_throttle_key(ctx, work))
+        return result, taken
     raise AssertionError("unreachable")
 
 
-def _throttle_key(ctx: WorkerContext, plan: HarvestPlan, unit: str) -> str:
-    return f"{ctx.keys.quota(plan.credential)}:throttled:{plan.id}|{unit}"
+def _failed(ctx: WorkerContext, work: Work, error: TransientError, probe: bool) -> None:
+    """Ask the bucket whether TikTok is down; if so, wait for a probe instead of retrying
+    (no retry burnt, nothing split). Otherwise the error goes on, marked with whether it
+    looks tied to this unit."""
+    plan = work.plan
+    verdict = ctx.quota.api_failed(plan.credential, plan.id, work.delivery.unit, probe=probe)
+    if verdict.outage:
+        log.warning("tiktok_looks_down", credential=plan.credential, reason=error.reason,
+                    next_probe_s=round(verdict.wait_s, 1))
+        raise QuotaWait(verdict.wait_s, "api_down") from None
+    error.isolated = verdict.isolated
 
 
-def _throttled(ctx: WorkerContext, plan: HarvestPlan, unit: str) -> float:
+def _throttle_key(ctx: WorkerContext, work: Work) -> str:
+    return f"{ctx.keys.quota(work.plan.credential)}:throttled:{work.plan.id}|{work.delivery.unit}"
+
+
+def _throttled(ctx: WorkerContext, work: Work) -> float:
     """Seconds to wait after a 429. The streak is the unit's own: a 429 counts as persistent
     only when it comes back after this unit has already paused (5 s, then 30 s), so one burst
     across the fleet does not give up the day."""
-    key = _throttle_key(ctx, plan, unit)
+    key = _throttle_key(ctx, work)
     with ctx.redis.pipeline() as pipe:
         pipe.incr(key)
         pipe.expire(key, THROTTLE_WINDOW_S)
         streak = int(pipe.execute()[0])
     if streak > len(THROTTLE_PAUSES_S):
         ctx.redis.delete(key)
-        wait_s = ctx.quota.mark_spent(plan.credential)
-        log.warning("credential_spent", credential=plan.credential, wait_s=round(wait_s))
+        wait_s = ctx.quota.mark_spent(work.plan.credential)
+        log.warning("credential_spent", credential=work.plan.credential, wait_s=round(wait_s))
         return wait_s
     return THROTTLE_PAUSES_S[streak - 1]

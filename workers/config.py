@@ -34,7 +34,21 @@ class Settings:
     sweep_interval_s: float = field(
         default_factory=lambda: float(_env("HARVEST_SWEEP_INTERVAL_S", "5"))
     )
+    # How long a delivery's hold on its unit lasts without renewal (its worker renews it
+    # every fifth of that while it runs); see workers/lease.py.
+    lease_hold_s: float = field(default_factory=lambda: float(_env("HARVEST_LEASE_HOLD_S", "15")))
     metrics_port: int = field(default_factory=lambda: int(_env("HARVEST_METRICS_PORT", "9191")))
+    # Days a done harvest's state stays in Redis before it expires (files in storage stay);
+    # see workers/retention.py. Redis runs without eviction, so nothing may stay for ever.
+    harvest_retention_days: float = field(
+        default_factory=lambda: float(_env("HARVEST_RETENTION_DAYS", "30"))
+    )
+    # Days a failed harvest and its dead letters are kept after its last dead letter and its
+    # last API call, unless replayed or purged first. 30: as long as Dramatiq keeps the dead
+    # message itself.
+    harvest_failed_retention_days: float = field(
+        default_factory=lambda: float(_env("HARVEST_FAILED_RETENTION_DAYS", "30"))
+    )
     # Optional shift of the clock the quota bucket reads (Redis TIME + offset). Only tests and
     # rehearsals set it, to cross a UTC midnight without waiting for one.
     quota_clock_offset_s: float = field(
@@ -44,6 +58,9 @@ class Settings:
     def __post_init__(self):
         if not 1 <= self.max_count <= 100:
             raise ValueError(f"HARVEST_MAX_COUNT must be 1 to 100 (TikTok's limit), not {self.max_count}")
+        for name in ("harvest_retention_days", "harvest_failed_retention_days"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name.upper()} must be more than 0 days, not {getattr(self, name)}")
 
     def with_overrides(self, **values) -> "Settings":
         return replace(self, **{k: v for k, v in values.items() if v is not None})

@@ -10,6 +10,7 @@ from workers.client import TikTokClient, make_http_client
 from workers.config import Settings, get_settings
 from workers.credentials import CredentialStore
 from workers.keys import Keys
+from workers.lease import UnitLeases
 from workers.progress import HarvestStore
 from workers.quota import QuotaBucket
 from workers.storage import Storage
@@ -22,6 +23,7 @@ class WorkerContext:
     redis: redis_lib.Redis
     keys: Keys
     store: HarvestStore
+    leases: UnitLeases
     quota: QuotaBucket
     tokens: TokenCache
     client: TikTokClient
@@ -31,6 +33,7 @@ class WorkerContext:
     broker: dramatiq.Broker
 
     def close(self) -> None:
+        self.leases.close()
         self.http.close()
 
 
@@ -50,6 +53,7 @@ def build_context(
         redis=redis,
         keys=keys,
         store=HarvestStore(redis, keys),
+        leases=UnitLeases(redis, keys, hold_s=settings.lease_hold_s),
         quota=QuotaBucket(redis, keys, clock_offset_s=settings.quota_clock_offset_s),
         tokens=TokenCache(redis, keys, client.request_token),
         client=client,

@@ -41,6 +41,9 @@ class TransientError(ApiError):
     outage_sign: bool = False
     #: The request may have reached TikTok, so it counts against the day's quota.
     reached_tiktok: bool = True
+    #: Set by the caller once the bucket has judged it (workers/calls.py): the failure looks
+    #: tied to this unit, as TikTok answered other calls meanwhile or no other unit fails.
+    isolated: bool = True
 
 
 class ServerSideError(TransientError):

@@ -9,24 +9,27 @@ safe to repeat.
 import structlog
 
 from schemas.spec import HarvestPlan
+from workers import retention
 from workers.authors import expand_authors
 from workers.context import WorkerContext
 
 log = structlog.get_logger(__name__)
 
-# Per-video bookkeeping of a finished harvest expires after this long.
+# Per-video bookkeeping of a finished harvest expires after this long, a grace for messages
+# still in flight; the rest of its state after HARVEST_RETENTION_DAYS (workers/retention.py).
 FORGET_CLAIMS_AFTER_S = 86400
 
 
 def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
     """Stop holding back the other harvests on the credential, expand the authors in the
     video records, clear away the temporary files of writes a killed worker never finished
-    (nothing else writes for this harvest now), let the per-video bookkeeping expire, and
+    (nothing else writes for this harvest now), give every key of the harvest its expiry, and
     mark the harvest done."""
     ctx.quota.leave(plan.credential, plan.id)
     pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
     removed = ctx.storage.remove_temporary(plan)
-    ctx.store.forget_claims(plan.id, FORGET_CLAIMS_AFTER_S)
+    retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
+                              claims_s=FORGET_CLAIMS_AFTER_S)
     ctx.store.mark_finished(plan.id)
     log.info("harvest_finished", harvest=plan.id, pages_with_authors_expanded=pages_rewritten,
              temporary_files_removed=removed)

@@ -17,7 +17,8 @@ class Keys:
         return f"{self.namespace}:harvests"
 
     def quota(self, credential: str) -> str:
-        """Hash: the credential's bucket (day, requests, records, spent_until)."""
+        """Hash: the credential's bucket (day, requests, records, spent_until) and TikTok's
+        health as seen through it (last_ok, outage_since, probe_at, probe_every)."""
         return f"{self.namespace}:quota:{credential}"
 
     # The quota scripts append the UTC day number (by the Redis clock) to these prefixes.
@@ -25,7 +26,8 @@ class Keys:
         return f"{self.namespace}:quota:{credential}:resv"
 
     def reservations(self, credential: str, day: int) -> str:
-        """Hash: harvest|logical unit -> records reserved by calls not yet settled that day."""
+        """Hash: reservation (harvest|unit|take) -> records reserved by a call not yet settled
+        that day."""
         return f"{self.reservations_prefix(credential)}:{day}"
 
     def quota_shares_prefix(self, credential: str) -> str:
@@ -34,6 +36,11 @@ class Keys:
     def quota_shares(self, credential: str, day: int) -> str:
         """Hash: harvest id -> requests it took from the credential's bucket that UTC day."""
         return f"{self.quota_shares_prefix(credential)}:{day}"
+
+    def quota_failing(self, credential: str) -> str:
+        """Sorted set: harvest|unit -> when its last call failed with an outage sign, until a
+        call of it succeeds (see quota_api_failed.lua)."""
+        return f"{self.namespace}:quota:{credential}:failing"
 
     def quota_active(self, credential: str) -> str:
         """Sorted set: harvest id -> when it last asked this credential's bucket for quota."""
@@ -51,12 +58,24 @@ class Keys:
         """Hash: message id -> dead letter (message, reason, time)."""
         return f"{self.namespace}:dead"
 
+    @property
+    def retention_sweep(self) -> str:
+        """String with an expiry: taken by the worker process that runs the retention sweep,
+        so the fleet runs it once per period (workers/retention.py)."""
+        return f"{self.namespace}:retention:sweep"
+
+    def deliveries(self, message_id: str) -> str:
+        """Counter: deliveries of a message that started and have not ended (its worker died)."""
+        return f"{self.namespace}:deliveries:{message_id}"
+
     # --- per harvest ------------------------------------------------------------------
     def plan(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:plan"
 
     def meta(self, harvest: str) -> str:
-        """Hash: state, enqueued flag, completed_at (every unit done), finished_at (finishing done)."""
+        """Hash: state, generation (of the registration), enqueued flag, completed_at (every
+        unit done), finished_at (finishing done), last_call_at and last_dead_at (when a
+        failed harvest is forgotten: workers/retention.py)."""
         return f"{self.namespace}:h:{harvest}:meta"
 
     def stats(self, harvest: str) -> str:
@@ -72,12 +91,19 @@ class Keys:
         return f"{self.namespace}:h:{harvest}:done"
 
     def fetched(self, harvest: str) -> str:
-        """Set of logical units whose API answer is stored under source_records/."""
+        """Hash: logical unit whose API answer is stored under source_records/ -> the quota
+        reservation that paid for it."""
         return f"{self.namespace}:h:{harvest}:fetched"
 
     def lease(self, harvest: str, unit: str) -> str:
-        """String: id of the message that owns the logical unit."""
+        """Hash: owner (lease token of the message that owns the unit), delivery and until
+        (the delivery running it now, and when its hold lapses). See workers/lease.py."""
         return f"{self.namespace}:h:{harvest}:lease:{unit}"
+
+    def purged(self, harvest: str) -> str:
+        """String, for a while after `purge`: messages still queued for the harvest are dropped
+        quietly instead of dead-lettered as strangers."""
+        return f"{self.namespace}:purged:{harvest}"
 
     def owners(self, harvest: str) -> str:
         """Hash: video id -> the logical page that stores it (each record once per harvest)."""
@@ -96,3 +122,15 @@ class Keys:
 
     def harvest_keys_pattern(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:*"
+
+    def harvest_keys(self, harvest: str) -> list[str]:
+        """A harvest's keys, plan first, all but its per-unit leases (only
+        `harvest_keys_pattern` finds those). A new per-harvest key belongs in this list too:
+        it is what is cleared when a purge leaves stragglers behind."""
+        return [self.plan(harvest), self.meta(harvest), self.stats(harvest), self.windows(harvest),
+                self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
+                self.users_done(harvest), self.parked(harvest)]
+
+    @property
+    def purged_pattern(self) -> str:
+        return f"{self.namespace}:purged:*"

@@ -24,8 +24,11 @@ def init() -> None:
         records=Counter("tiktok_harvest_records_total", "Video records stored (each once per harvest).", ["project"]),
         users=Counter("tiktok_harvest_users_total", "Author profiles answered, by outcome.", ["project", "outcome"]),
         quota_waits=Counter("tiktok_quota_waits_total", "Messages parked for quota, by why: day_spent (until "
-                            "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up).",
+                            "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up), "
+                            "api_down (TikTok looks down: waiting for a probe).",
                             ["credential", "why"]),
+        put_off=Counter("tiktok_messages_put_off_total", "Messages sent again a little later, by why: busy "
+                        "(another delivery holds the unit), hold_lost, redis_unavailable.", ["queue", "why"]),
         dead=Counter("tiktok_dead_letters_total", "Messages that failed for good.", ["actor"]),
         requests_left=Gauge("tiktok_quota_requests_remaining", "Requests left today in the credential's bucket.",
                             ["credential"], multiprocess_mode="mostrecent"),
@@ -62,6 +65,11 @@ def user_answered(project: str, outcome: str) -> None:
 def quota_wait(credential: str, why: str) -> None:
     if _m:
         _m.quota_waits.labels(credential, why).inc()
+
+
+def put_off(queue: str, why: str) -> None:
+    if _m:
+        _m.put_off.labels(queue, why).inc()
 
 
 def dead_letter(actor: str) -> None:

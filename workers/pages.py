@@ -1,11 +1,13 @@
 """A page's journey, top to bottom: one page of one window's video search.
 
-  skip if done or its window was replaced → lease → fetch (or reuse the stored body) →
-  store raw page → claim and store records → follow-ups (authors, next cursor) → done.
+  begin (skip if done, its window replaced or another message owns it; hold it) → fetch
+  (or reuse the stored body) → store raw page → claim and store records → follow-ups
+  (authors, next cursor) → done.
 
 Every step is safe to repeat after a crash at any line: names are derived from the logical
 page, the stored body is reused instead of a new call, claims are per page, and follow-up
-duplicates are dropped by the lease on the page they name.
+duplicates are dropped by the lease on the page they name. Two deliveries of one page never
+work at once, and one that lost its hold is stopped before its next effect (workers/lease.py).
 """
 
 import datetime as dt
@@ -15,15 +17,17 @@ import structlog
 from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import PageTask, UserTask
 from schemas.spec import HarvestPlan
+from schemas.usernames import normalise
 from workers import messages, metrics, windows
 from workers.calls import paid_call
 from workers.client import decode_video_page
 from workers.context import WorkerContext
-from workers.errors import PermanentError, SearchExpired, TransientError
-from workers.finish import finish_if_unfinished, harvest_finished
-from workers.progress import OPEN, RESTARTED, SPLIT
+from workers.errors import SearchExpired, TransientError
+from workers.finish import harvest_finished
+from workers.progress import RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage
+from workers.unit import Work, unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -33,57 +37,51 @@ RESTART_AFTER_RETRIES = 3
 MAX_RESTARTS = 5
 
 
-def handle_page(ctx: WorkerContext, task: PageTask, message_id: str, retries: int) -> None:
-    store, storage = ctx.store, ctx.storage
-    plan = store.plan(task.harvest_id)
-    if plan is None:
-        raise PermanentError(f"unknown harvest {task.harvest_id}")
-    unit = task.unit
-    done, fetched, window_state = store.unit_state(plan.id, unit, task.window)
-    if done:
-        finish_if_unfinished(ctx, plan)
-        return  # already stored: acknowledged without a new API call
-    if window_state != OPEN and not fetched:
-        # The window was split or restarted: this chain has ended. (A page whose answer is
-        # stored is finished regardless: a crash may have left it just short of done while
-        # the pages after it closed the window.)
-        if window_state is None:
-            log.error("page_for_unknown_window", harvest=plan.id, window=task.window)
-        return
-    if not store.take_lease(plan.id, unit, message_id):
-        return  # a duplicate: the message holding the lease will do this page
+def handle_page(ctx: WorkerContext, task: PageTask, token: str, retries: int, *, predecessor: str = "") -> None:
+    """`token`: the lease token the message carries (its id, or a parked copy's own);
+    `predecessor`: the token a parked copy may succeed."""
+    with unit_of_work(ctx, task.harvest_id, task.unit, task.window, token, predecessor) as work:
+        if work is not None:
+            _do_page(ctx, task, work, retries)
 
+
+def _do_page(ctx: WorkerContext, task: PageTask, work: Work, retries: int) -> None:
+    store, storage, plan, delivery = ctx.store, ctx.storage, work.plan, work.delivery
     name = Storage.page_name(task.window, task.page)
     # A body stored by an earlier attempt is reused: no second API call, and the same
     # videos the first attempt may already have claimed.
-    raw = storage.read_raw(plan, name) if fetched else None
+    raw = storage.read_raw(plan, name) if work.fetched else None
     if raw is None:
         try:
-            page, raw = fetch(ctx, plan, task)
+            (page, raw), paid_by = fetch(ctx, work, task)
         except TransientError as error:
-            if replace_failing_window(ctx, plan, task, error, retries):
+            if replace_failing_window(ctx, work, task, error, retries):
                 return
             raise
-        path = storage.write_raw(plan, name, raw)
-        store.mark_fetched(plan.id, unit)
+        path = storage.write_raw(plan, name, raw, fence=work.fence)
+        store.mark_fetched(delivery, paid_by)
     else:
         page = decode_video_page(raw)
         path = storage.source_dir(plan) / name
-    ctx.quota.settle(plan.credential, plan.id, unit, len(page.videos))
+        paid_by = work.reservation or ""
+    ctx.quota.settle(plan.credential, plan.id, task.unit, paid_by, len(page.videos))
     downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
 
-    records = store_records(ctx, plan, task, page, downloaded_at)
+    records = store_records(ctx, work, task, page, downloaded_at)
     if "users" in plan.collect:
         request_authors(ctx, plan, page)
     ended = not page.has_more
     if not ended:
         messages.send(ctx.broker, next_page(task, page, ctx.settings.max_count))
     metrics.page_stored(plan.project, records)
-    if store.page_done(plan.id, unit, task.window, records, window_ended=ended):
+    finished = store.page_done(delivery, task.window, records, window_ended=ended)
+    work.completed = True
+    if finished:
         harvest_finished(ctx, plan)
 
 
-def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoPage, bytes]:
+def fetch(ctx: WorkerContext, work: Work, task: PageTask) -> tuple[tuple[VideoPage, bytes], str]:
+    plan = work.plan
     start, end = windows.bounds(task.window)
 
     def call(token: str, max_count: int):
@@ -95,17 +93,18 @@ def fetch(ctx: WorkerContext, plan: HarvestPlan, task: PageTask) -> tuple[VideoP
 
     # A page takes a full max_count or waits: a search whose page size changed midway could be
     # answered "Invalid count or cursor". Smaller remainders of the day go to profile calls.
-    return paid_call(ctx, plan, task.unit, ctx.settings.max_count, call, endpoint="video_query",
+    return paid_call(ctx, work, ctx.settings.max_count, call, endpoint="video_query",
                      least_records=ctx.settings.max_count)
 
 
-def store_records(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, page: VideoPage, downloaded_at) -> int:
+def store_records(ctx: WorkerContext, work: Work, task: PageTask, page: VideoPage, downloaded_at) -> int:
     """Writes the records this page owns; returns how many."""
+    plan = work.plan
     videos = [(video_id, video) for video in page.videos if (video_id := id_string(video.id)) is not None]
     if len(videos) < len(page.videos):
         # Nothing to name a record by; the raw page keeps what TikTok sent.
         log.warning("videos_without_id", harvest=plan.id, unit=task.unit, count=len(page.videos) - len(videos))
-    owned = ctx.store.claim(plan.id, task.unit, [video_id for video_id, _ in videos])
+    owned = ctx.store.claim(work.delivery, [video_id for video_id, _ in videos])
     mine, seen = [], set()
     for (video_id, video), is_mine in zip(videos, owned):
         # TikTok can repeat a video on one page too: keep its first appearance.
@@ -113,14 +112,16 @@ def store_records(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, page: V
             seen.add(video_id)
             mine.append(video_record(video, plan, downloaded_at))
     if mine:
-        ctx.storage.write_records(plan, Storage.page_name(task.window, task.page), encode_records(mine))
+        ctx.storage.write_records(plan, Storage.page_name(task.window, task.page), encode_records(mine),
+                                  fence=work.fence)
     return len(mine)
 
 
 def request_authors(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> None:
     """One profile request per author per harvest, fanned out beside the page chains.
     Sent before they are marked requested, so a crash in between only duplicates a message."""
-    authors = sorted({video.username for video in page.videos if video.username})
+    # Normalised, so two spellings of one account are requested (and paid for) once.
+    authors = sorted({normalise(video.username) for video in page.videos if video.username})
     new = ctx.store.users_not_requested(plan.id, authors)
     for username in new:
         messages.send(ctx.broker, UserTask(harvest_id=plan.id, username=username))
@@ -135,14 +136,16 @@ def next_page(task: PageTask, page: VideoPage, max_count: int) -> PageTask:
                     cursor=cursor, search_id=search_id)
 
 
-def replace_failing_window(ctx: WorkerContext, plan: HarvestPlan, task: PageTask, error: TransientError, retries: int) -> bool:
-    """A window that keeps failing is split in two (server errors) or searched afresh (stale
-    search ids). Returns True when the window was replaced and this page's chain has ended."""
+def replace_failing_window(ctx: WorkerContext, work: Work, task: PageTask, error: TransientError, retries: int) -> bool:
+    """A window that keeps failing is split in two (server errors tied to it: TikTok answers
+    other calls meanwhile) or searched afresh (stale search ids). Returns True when the window
+    was replaced and this page's chain has ended."""
+    plan = work.plan
     if isinstance(error, SearchExpired) and retries >= RESTART_AFTER_RETRIES:
         if task.window.count(".r") and int(task.window.rsplit(".r", 1)[1]) >= MAX_RESTARTS:
             return False
         replacement, status = [windows.restarted(task.window)], RESTARTED
-    elif error.server_side and retries >= SPLIT_AFTER_RETRIES:
+    elif error.server_side and error.isolated and retries >= SPLIT_AFTER_RETRIES:
         halves = windows.split(task.window)
         if halves is None:
             return False  # a single day: keep retrying, then dead-letter
@@ -151,10 +154,11 @@ def replace_failing_window(ctx: WorkerContext, plan: HarvestPlan, task: PageTask
         return False
     # Register, enqueue, then close: a crash anywhere in between leaves this window open, so
     # this page comes back and does it again (duplicate first pages are dropped by their lease).
+    ctx.leases.ensure(work.delivery)
     ctx.store.open_windows(plan.id, replacement)
     for window in replacement:
         messages.send(ctx.broker, PageTask(harvest_id=plan.id, window=window, page=0))
-    ctx.store.close_window(plan.id, task.window, status)
+    ctx.store.close_window(work.delivery, task.window, status)
     log.warning("window_replaced", harvest=plan.id, window=task.window, status=status,
                 by=replacement, reason=str(error))
     return True

@@ -11,31 +11,55 @@ from schemas.spec import HarvestPlan
 from schemas.status import HarvestStatus
 from workers import lua
 from workers.keys import Keys
+from workers.lease import Delivery, hold_lost
 
-# A lease outlives any wait a message can have (parked until midnight, retries, replays).
-LEASE_TTL_S = 8 * 86400
 OPEN, DONE, SPLIT, RESTARTED = "open", "done", "split", "restarted"
+
+# Deletes what is left of a harvest id whose plan is gone. Checked and deleted in one step, so
+# a harvest registered meanwhile under the id is never touched.
+# KEYS: the plan, then the harvest's other keys (Keys.harvest_keys)
+# Returns the number of keys deleted, or -1 when the id is registered.
+CLEAR_LEFTOVERS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return -1
+end
+local deleted = 0
+for i = 2, #KEYS do
+  deleted = deleted + redis.call('DEL', KEYS[i])
+end
+return deleted
+"""
 
 
 class HarvestStore:
     def __init__(self, redis, keys: Keys):
         self._redis = redis
         self.keys = keys
-        self._plans: dict[str, HarvestPlan] = {}
+        self._plans: dict[str, tuple[str, HarvestPlan]] = {}  # harvest -> (generation, plan)
         self._register = lua.register(redis, "register")
         self._unit_done = lua.register(redis, "unit_done")
-        self._lease = lua.register(redis, "lease")
-        self._handover = lua.register(redis, "lease_handover")
+        self._fetched = lua.register(redis, "unit_fetched")
+        self._window_close = lua.register(redis, "window_close")
         self._claim = lua.register(redis, "claim")
+        self._clear_leftovers = redis.register_script(CLEAR_LEFTOVERS)
 
     # --- registration (producers) ----------------------------------------------------------
     def register(self, plan: HarvestPlan) -> bool:
         """Record a new harvest. False when the id is taken (the plan is left as it was)."""
         k = self.keys
+        if self._redis.exists(k.purged(plan.id)):
+            self.clear_leftovers(plan.id)
         return bool(self._register(
-            keys=[k.plan(plan.id), k.windows(plan.id), k.meta(plan.id), k.harvests],
+            keys=[k.plan(plan.id), k.windows(plan.id), k.meta(plan.id), k.harvests, k.purged(plan.id)],
             args=[msgspec.json.encode(plan), plan.id, plan.submitted_at, *plan.windows],
         ))
+
+    def clear_leftovers(self, harvest: str) -> int:
+        """After a purge, a delivery that was in flight may still write a counter or a set of
+        its harvest (the steps that are not fenced by its lease) before it notices: those keys
+        would never expire, and a harvest registered again under the id would inherit them.
+        Removes them while the id is not registered; returns how many keys went."""
+        return max(0, int(self._clear_leftovers(keys=self.keys.harvest_keys(harvest))))
 
     def mark_enqueued(self, harvest: str) -> None:
         self._redis.hset(self.keys.meta(harvest), "enqueued", "1")
@@ -44,14 +68,21 @@ class HarvestStore:
         return self._redis.hget(self.keys.meta(harvest), "enqueued") == b"1"
 
     # --- reading -------------------------------------------------------------------------
-    def plan(self, harvest: str) -> HarvestPlan | None:
-        plan = self._plans.get(harvest)
-        if plan is None:
-            raw = self._redis.get(self.keys.plan(harvest))
-            if raw is None:
-                return None
-            # Plans never change once registered: cache them for the process's lifetime.
-            plan = self._plans[harvest] = msgspec.json.decode(raw, type=HarvestPlan)
+    def plan(self, harvest: str, generation: str | None = None) -> HarvestPlan | None:
+        """The harvest's plan. A plan never changes while it is registered, so it is cached;
+        `generation` (from the unit's begin) tells when the id was registered anew after a
+        purge, and the cached plan is read again."""
+        cached = self._plans.get(harvest)
+        if cached is not None and (generation is None or cached[0] == generation):
+            return cached[1]
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.plan(harvest))
+            pipe.hget(self.keys.meta(harvest), "generation")
+            raw, stored_generation = pipe.execute()
+        if raw is None:
+            return None
+        plan = msgspec.json.decode(raw, type=HarvestPlan)
+        self._plans[harvest] = (stored_generation.decode() if stored_generation else "", plan)
         return plan
 
     def harvest_ids(self) -> list[str]:
@@ -69,41 +100,30 @@ class HarvestStore:
     def mark_finished(self, harvest: str) -> None:
         self._redis.hsetnx(self.keys.meta(harvest), "finished_at", f"{time.time():.3f}")
 
-    def unit_state(self, harvest: str, unit: str, window: str | None = None) -> tuple[bool, bool, str | None]:
-        """(done, fetched, the window's state) in one round trip."""
-        with self._redis.pipeline(transaction=False) as pipe:
-            pipe.sismember(self.keys.done(harvest), unit)
-            pipe.sismember(self.keys.fetched(harvest), unit)
-            pipe.hget(self.keys.windows(harvest), window or "")
-            done, fetched, state = pipe.execute()
-        return bool(done), bool(fetched), state.decode() if state else None
-
     def call_started(self, harvest: str, unit: str) -> None:
-        """A research request is going out for the unit: count it; the unit waits no longer."""
+        """A research request is going out for the unit: count it; the unit waits no longer.
+        The time of the call tells the retention sweep that a failed harvest is still busy."""
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.srem(self.keys.parked(harvest), unit)
             pipe.hincrby(self.keys.stats(harvest), "requests", 1)
+            pipe.hset(self.keys.meta(harvest), "last_call_at", f"{time.time():.3f}")
             pipe.execute()
 
-    def mark_fetched(self, harvest: str, unit: str) -> None:
-        """The unit's answer is stored: a later attempt reuses it instead of calling again.
-        Kept in Redis, not read off the disk alone, so files left by an earlier harvest
-        registered under the same id are never mistaken for this one's."""
-        self._redis.sadd(self.keys.fetched(harvest), unit)
+    def mark_fetched(self, delivery: Delivery, reservation: str) -> None:
+        """The unit's answer is stored: a later attempt reuses it instead of calling again, and
+        settles `reservation`. Kept in Redis, not read off the disk alone, so files left by an
+        earlier harvest registered under the same id are never mistaken for this one's."""
+        if not self._fetched(keys=[delivery.key, self.keys.fetched(delivery.harvest)],
+                             args=[delivery.id, delivery.unit, reservation]):
+            raise hold_lost(delivery)
 
-    def take_lease(self, harvest: str, unit: str, holder: str) -> bool:
-        """Only one message works on a logical unit; a duplicate for it can be dropped because
-        the holder's own message stays in the queue until it is acknowledged. `holder` is the
-        message's lease token (its id, until it is parked)."""
-        return bool(self._lease(keys=[self.keys.lease(harvest, unit)], args=[holder, LEASE_TTL_S]))
-
-    def hand_over_lease(self, harvest: str, unit: str, old: str, new: str) -> bool:
-        return bool(self._handover(keys=[self.keys.lease(harvest, unit)], args=[old, new, LEASE_TTL_S]))
-
-    def claim(self, harvest: str, unit: str, video_ids: list[str]) -> list[bool]:
+    def claim(self, delivery: Delivery, video_ids: list[str]) -> list[bool]:
         if not video_ids:
             return []
-        owned = self._claim(keys=[self.keys.owners(harvest)], args=[unit, *video_ids])
+        owned = self._claim(keys=[self.keys.owners(delivery.harvest), delivery.key],
+                            args=[delivery.id, delivery.unit, *video_ids])
+        if owned == -1:
+            raise hold_lost(delivery)
         return [bool(flag) for flag in owned]
 
     def users_not_requested(self, harvest: str, usernames: list[str]) -> list[str]:
@@ -116,33 +136,24 @@ class HarvestStore:
         if usernames:
             self._redis.sadd(self.keys.users_requested(harvest), *usernames)
 
-    def page_done(self, harvest: str, unit: str, window: str, records: int, window_ended: bool) -> bool:
+    def page_done(self, delivery: Delivery, window: str, records: int, window_ended: bool) -> bool:
         """Returns True when this call completed the last unit of the harvest."""
-        return self._done(harvest, unit, "page", records, window, window_ended, "", "")
+        return self._done(delivery, "page", records, window, window_ended, "", "")
 
-    def user_done(self, harvest: str, unit: str, username: str, outcome: str) -> bool:
-        return self._done(harvest, unit, "user", 0, "", False, username, outcome)
+    def user_done(self, delivery: Delivery, username: str, outcome: str) -> bool:
+        return self._done(delivery, "user", 0, "", False, username, outcome)
 
-    def _done(self, harvest, unit, kind, records, window, window_ended, username, outcome) -> bool:
-        k = self.keys
-        return bool(
-            self._unit_done(
-                keys=[k.done(harvest), k.stats(harvest), k.windows(harvest), k.users_requested(harvest),
-                      k.users_done(harvest), k.meta(harvest), k.parked(harvest), k.lease(harvest, unit),
-                      k.fetched(harvest)],
-                args=[unit, kind, records, window, "1" if window_ended else "0", username, outcome,
-                      f"{time.time():.3f}"],
-            )
+    def _done(self, delivery: Delivery, kind, records, window, window_ended, username, outcome) -> bool:
+        k, harvest = self.keys, delivery.harvest
+        completed = self._unit_done(
+            keys=[k.done(harvest), k.stats(harvest), k.windows(harvest), k.users_requested(harvest),
+                  k.users_done(harvest), k.meta(harvest), k.parked(harvest), delivery.key, k.fetched(harvest)],
+            args=[delivery.unit, kind, records, window, "1" if window_ended else "0", username, outcome,
+                  f"{time.time():.3f}", delivery.id],
         )
-
-    def forget_claims(self, harvest: str, after_s: int) -> None:
-        """A finished harvest no longer needs to know which page owns each video (the largest
-        key, about 100 bytes a video) nor which answers are stored: they expire after
-        `after_s`, a grace for messages still in flight. Status keys stay."""
-        with self._redis.pipeline() as pipe:
-            pipe.expire(self.keys.owners(harvest), after_s)
-            pipe.expire(self.keys.fetched(harvest), after_s)
-            pipe.execute()
+        if completed == -1:
+            raise hold_lost(delivery)
+        return bool(completed)
 
     def open_windows(self, harvest: str, windows: list[str]) -> None:
         """Add windows (halves of a split, a restarted search); ones already known keep their state."""
@@ -151,9 +162,11 @@ class HarvestStore:
                 pipe.hsetnx(self.keys.windows(harvest), window, OPEN)
             pipe.execute()
 
-    def close_window(self, harvest: str, window: str, status: str) -> None:
-        """Mark a window replaced; only its chain's current page calls this."""
-        self._redis.hset(self.keys.windows(harvest), window, status)
+    def close_window(self, delivery: Delivery, window: str, status: str) -> None:
+        """Mark a window replaced; only the delivery holding its chain's current page may."""
+        if not self._window_close(keys=[delivery.key, self.keys.windows(delivery.harvest)],
+                                  args=[delivery.id, window, status]):
+            raise hold_lost(delivery)
 
     def window_state(self, harvest: str, window: str) -> str | None:
         raw = self._redis.hget(self.keys.windows(harvest), window)
@@ -170,7 +183,9 @@ class HarvestStore:
             pipe.execute()
 
     # --- status --------------------------------------------------------------------------
-    def status(self, harvest: str) -> HarvestStatus | None:
+    def status(self, harvest: str, *, failed_retention_s: float | None = None) -> HarvestStatus | None:
+        """`failed_retention_s`: HARVEST_FAILED_RETENTION_DAYS, to say when a failed harvest
+        is forgotten unless replayed or purged (left out: not said)."""
         plan = self.plan(harvest)
         if plan is None:
             return None
@@ -182,15 +197,22 @@ class HarvestStore:
             pipe.scard(k.users_requested(harvest))
             pipe.hlen(k.users_done(harvest))
             pipe.scard(k.parked(harvest))
-            stats, windows, meta, users_requested, users_done, parked = pipe.execute()
+            pipe.pttl(k.plan(harvest))
+            stats, windows, meta, users_requested, users_done, parked, expires_ms = pipe.execute()
         stats = {key.decode(): int(value) for key, value in stats.items()}
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         windows = [w.decode() for w in windows]
         live = [w for w in windows if w in (OPEN, DONE)]
         finished_at = float(meta["finished_at"]) if "finished_at" in meta else None
+        state = derive_state(meta, stats, finished_at, parked)
+        forget_at = None
+        if expires_ms > 0:  # a done harvest: its keys expire together
+            forget_at = round(time.time() + expires_ms / 1000, 3)
+        elif state == "failed" and failed_retention_s:
+            forget_at = failed_forget_at(meta, plan.submitted_at, failed_retention_s)
         return HarvestStatus(
             id=plan.id,
-            state=derive_state(meta, stats, finished_at, parked),
+            state=state,
             name=plan.name,
             project=plan.project,
             credential=plan.credential,
@@ -207,7 +229,16 @@ class HarvestStore:
             dead_letters=stats.get("dead_letters", 0),
             submitted_at=plan.submitted_at,
             finished_at=finished_at,
+            forget_at=forget_at,
         )
+
+
+def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> float:
+    """When a failed harvest may be forgotten (unless replayed or purged first): `retention_s`
+    after its last dead letter or its last API call, whichever came later. A failed harvest may
+    go on with its other windows, and none of its keys may expire while it runs."""
+    last = max(float(meta.get("last_dead_at", 0)), float(meta.get("last_call_at", 0)), submitted_at)
+    return round(last + retention_s, 3)
 
 
 def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int) -> str:

@@ -3,8 +3,16 @@
 One Lua script per operation checks and changes the bucket atomically, with Redis `TIME` as
 the clock, so every process on every host sees one budget that resets at 00:00 UTC. A call
 reserves up to `max_count` records before it goes out and `settle` refunds what the page did
-not use; reservations are keyed by harvest and logical unit, so a redelivered unit settles
-whatever its crashed attempt reserved.
+not use. Each take has a reservation of its own (harvest, unit, delivery, attempt): a call whose
+worker died before settling keeps its whole reservation counted, never refunded by the next
+attempt's settle, so the bucket never counts fewer records than TikTok served.
+
+The bucket also watches TikTok's health: when calls of several units fail with an outage sign
+(5xx, time-outs, the network) and none succeeds in between, the credential stops spending:
+one probe goes out per interval (2 s, doubling to a minute while probes fail), every other
+call waits (`api_down`), and the first answer from TikTok ends the outage. A single unit that
+keeps failing while others succeed is the window's own problem: it is told `isolated`, the
+evidence pages.py needs before splitting a window.
 
 Harvests that share a credential share its day fairly: the bucket counts each harvest's
 requests, and a harvest may take one more only while the requests left after it still let
@@ -29,6 +37,11 @@ GRACE_PAUSE_S = 600
 ACTIVE_S = 150
 # A harvest that must let the others catch up asks again after this long.
 FAIR_WAIT_S = 1.0
+# An outage: this many distinct units failing with no success in between. Three, not two: a
+# couple of concurrent random 500s (user info has them for no reason) is not an outage.
+OUTAGE_AFTER_UNITS = 3
+FIRST_PROBE_S = 2.0
+MAX_PROBE_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,15 @@ class Grant:
     wait_s: float  # when not granted: how long until the bucket can serve again
     requests_left: int
     records_left: int
-    why: str = ""  # when not granted: throttled, day_spent or fair_share
+    why: str = ""  # when not granted: throttled, day_spent, fair_share or api_down
+    probe: bool = False  # granted while TikTok looks down: this call finds out if it is back
+
+
+@dataclass(frozen=True)
+class FailureVerdict:
+    outage: bool  # TikTok (or the way to it) looks down: wait, do not retry
+    wait_s: float  # until the next probe may go
+    isolated: bool  # the failure looks tied to this unit: evidence against its window
 
 
 @dataclass(frozen=True)
@@ -62,30 +83,44 @@ class QuotaBucket:
         self._settle = lua.register(redis, "quota_settle")
         self._mark_spent = lua.register(redis, "quota_mark_spent")
         self._peek = lua.register(redis, "quota_peek")
+        self._api_failed = lua.register(redis, "quota_api_failed")
 
-    def take(self, credential: str, limits: Credential, harvest: str, unit: str, want_records: int,
+    def take(self, credential: str, limits: Credential, harvest: str, reservation: str, want_records: int,
              least_records: int = 1) -> Grant:
         """One request and up to `want_records` records (at least `least_records`, or none)
-        for `unit` of `harvest`."""
+        for `harvest`, reserved under `reservation` (one per take; see `reservation`)."""
         keys = self._keys
-        ok, amount, requests_left, records_left, *why = self._take(
+        ok, amount, requests_left, records_left, *more = self._take(
             keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_active(credential),
                   keys.quota_shares_prefix(credential)],
-            args=[limits.daily_requests, limits.daily_records, want_records, _reservation(harvest, unit),
+            args=[limits.daily_requests, limits.daily_records, want_records, reservation,
                   self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000)],
         )
         if ok:
-            return Grant(True, int(amount), 0.0, int(requests_left), int(records_left))
-        return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left), _text(why[0]))
+            return Grant(True, int(amount), 0.0, int(requests_left), int(records_left), probe=bool(int(more[0])))
+        return Grant(False, 0, int(amount) / 1000, int(requests_left), int(records_left), _text(more[0]))
 
-    def settle(self, credential: str, harvest: str, unit: str, used_records: int, *, unsent: bool = False) -> int:
-        """Refund the records `unit` reserved beyond `used_records`; with `unsent`, the call
-        never went out and its request is given back too. Returns the records refunded."""
+    def settle(self, credential: str, harvest: str, unit: str, reservation: str, used_records: int, *,
+               unsent: bool = False, answered: bool = True) -> int:
+        """Refund what `reservation` reserved beyond `used_records`; with `unsent`, the call
+        never went out and its request is given back too. `answered`: TikTok answered with
+        something other than an outage sign, so it is up. Returns the records refunded."""
         keys = self._keys
         return int(self._settle(
-            keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_shares_prefix(credential)],
-            args=[_reservation(harvest, unit), used_records, self._offset, "1" if unsent else "0", harvest],
+            keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_shares_prefix(credential),
+                  keys.quota_failing(credential)],
+            args=[reservation, used_records, self._offset, "1" if unsent else "0", harvest,
+                  "1" if answered else "0", _member(harvest, unit)],
         ))
+
+    def api_failed(self, credential: str, harvest: str, unit: str, *, probe: bool) -> FailureVerdict:
+        """A call of `unit` failed with an outage sign: is TikTok down, or is it this unit?"""
+        outage, wait_ms, isolated = self._api_failed(
+            keys=[self._keys.quota(credential), self._keys.quota_failing(credential)],
+            args=[_member(harvest, unit), self._offset, "1" if probe else "0", OUTAGE_AFTER_UNITS,
+                  FIRST_PROBE_S, MAX_PROBE_S],
+        )
+        return FailureVerdict(bool(outage), int(wait_ms) / 1000, bool(isolated))
 
     def leave(self, credential: str, harvest: str) -> None:
         """A finished harvest stops holding back the others at once, not after ACTIVE_S."""
@@ -116,8 +151,13 @@ class QuotaBucket:
         )
 
 
-def _reservation(harvest: str, unit: str) -> str:
-    """Unit names repeat across harvests; a reservation belongs to one harvest's unit."""
+def reservation(harvest: str, unit: str, delivery: str, attempt: int) -> str:
+    """One take's reservation: unit names repeat across harvests, and a unit is taken for
+    again by every delivery and every resend."""
+    return f"{harvest}|{unit}|{delivery}:{attempt}"
+
+
+def _member(harvest: str, unit: str) -> str:
     return f"{harvest}|{unit}"
 
 

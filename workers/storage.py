@@ -7,12 +7,22 @@ end in `.json` and renamed, so iCANDID's loader only ever sees complete files.
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+from schemas import usernames
 from schemas.spec import HarvestPlan
 
 PROVIDER = "TikTok"
+Fence = Callable[[], None]
 TEMPORARY_SUFFIX = ".tmp"
+# Linux's limit on one file name, in bytes. Our names are ASCII, so bytes are characters.
+NAME_MAX = 255
+# What a temporary name adds to the final one: `.<name>.<32 hex>.tmp`.
+TEMPORARY_EXTRA = len(f"..{uuid.UUID(int=0).hex}{TEMPORARY_SUFFIX}")
+USER_PREFIX, USER_SUFFIX = "tiktok_user_", ".json"
+# Room for the username in a user file name, so that its temporary name fits too.
+USER_STEM_MAX = NAME_MAX - TEMPORARY_EXTRA - len(USER_PREFIX) - len(USER_SUFFIX)
 
 
 class Storage:
@@ -29,7 +39,7 @@ class Storage:
 
     # Globs for the names below.
     PAGE_FILES = "tiktok_videos_*.json"
-    USER_FILES = "tiktok_user_*.json"
+    USER_FILES = f"{USER_PREFIX}*{USER_SUFFIX}"
 
     @staticmethod
     def page_name(window: str, page: int) -> str:
@@ -37,14 +47,20 @@ class Storage:
 
     @staticmethod
     def user_name(username: str) -> str:
-        # TikTok usernames are letters, digits, '_' and '.'; anything else is escaped so a
-        # name can never leave its folder.
-        safe = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else f"%{ord(c):04x}" for c in username)
-        return f"tiktok_user_{safe}.json"
+        """One file per account: the normalised name, escaped (workers/usernames.py), so two
+        accounts never share a file and no name can leave its folder, hold NUL or start with
+        a dot; a name too long for a file name is shortened and given a digest of itself."""
+        stem = usernames.escape_within(usernames.normalise(username), USER_STEM_MAX)
+        return f"{USER_PREFIX}{stem}{USER_SUFFIX}"
+
+    @staticmethod
+    def temporary_name(name: str) -> str:
+        """Where `name` is written before it is renamed: hidden, and not ending in `.json`."""
+        return f".{name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
 
     # --- raw bodies ----------------------------------------------------------------------
-    def write_raw(self, plan: HarvestPlan, name: str, body: bytes) -> Path:
-        return self._write_atomic(self.source_dir(plan) / name, body)
+    def write_raw(self, plan: HarvestPlan, name: str, body: bytes, *, fence: Fence | None = None) -> Path:
+        return self._write_atomic(self.source_dir(plan) / name, body, fence)
 
     def read_raw(self, plan: HarvestPlan, name: str) -> bytes | None:
         try:
@@ -53,8 +69,8 @@ class Storage:
             return None
 
     # --- records -------------------------------------------------------------------------
-    def write_records(self, plan: HarvestPlan, name: str, body: bytes) -> Path:
-        return self._write_atomic(self.records_dir(plan) / name, body)
+    def write_records(self, plan: HarvestPlan, name: str, body: bytes, *, fence: Fence | None = None) -> Path:
+        return self._write_atomic(self.records_dir(plan) / name, body, fence)
 
     def remove_temporary(self, plan: HarvestPlan) -> int:
         """Delete what writes cut short by a kill left behind; returns how many files."""
@@ -65,15 +81,20 @@ class Storage:
                 removed += 1
         return removed
 
-    def _write_atomic(self, path: Path, body: bytes) -> Path:
+    def _write_atomic(self, path: Path, body: bytes, fence: Fence | None = None) -> Path:
+        """`fence` is called between writing the temporary file and renaming it into place:
+        raising there (a delivery that lost its hold on the unit) leaves the file as it was.
+        Checked last, so a stall in the slow part (writing, fsync) cannot slip past it."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
+        temporary = path.with_name(self.temporary_name(path.name))
         try:
             with open(temporary, "wb") as handle:
                 handle.write(body)
                 if self._fsync:
                     handle.flush()
                     os.fsync(handle.fileno())
+            if fence is not None:
+                fence()
             os.replace(temporary, path)
         except BaseException:
             temporary.unlink(missing_ok=True)

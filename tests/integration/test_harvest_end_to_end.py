@@ -267,9 +267,8 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
                                                                     simulator_url, fleets, tmp_path):
     """Two harvests on one credential whose day holds 400 requests: the day is spent to the
     last request, and the two harvests get equal halves of it."""
-    from tests.conftest import write_credentials
-
     from harvest_cli.processes import free_port
+    from tests.conftest import write_credentials
 
     credentials = write_credentials(tmp_path / "shared.toml", daily_requests=400)
     port = free_port()

@@ -92,8 +92,8 @@ def test_refund_gives_back_unused_records_once(redis_client, namespace):
     bucket = QuotaBucket(redis_client, Keys(namespace))
     grant = bucket.take("cred", LIMITS, "h", "page-1", 100)
     assert grant.granted and grant.records == 100
-    assert bucket.settle("cred", "h", "page-1", 37) == 63
-    assert bucket.settle("cred", "h", "page-1", 37) == 0  # repeated settle refunds nothing
+    assert bucket.settle("cred", "h", "page-1", "page-1", 37) == 63
+    assert bucket.settle("cred", "h", "page-1", "page-1", 37) == 0  # repeated settle refunds nothing
     assert bucket.peek("cred", LIMITS).records_used == 37
 
 

@@ -199,7 +199,10 @@ def noon_offset() -> float:
 def settings(tmp_path, credentials_file) -> Settings:
     return Settings(namespace=NAMESPACE, data_dir=tmp_path / "data", credentials_file=credentials_file,
                     metrics_port=0, api_base_url=BASE_URL, redis_url="redis://unused.invalid:1/0",
-                    max_count=100, quota_clock_offset_s=noon_offset())
+                    max_count=100, quota_clock_offset_s=noon_offset(),
+                    # Holds lapse at once: a message coming back after a (simulated) crash is
+                    # not put off. Tests of concurrent deliveries set a real hold.
+                    lease_hold_s=0.0)
 
 
 @pytest.fixture

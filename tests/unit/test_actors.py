@@ -11,10 +11,17 @@ from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage
 
 from schemas.messages import PageTask, UserTask
+from tests.unit.conftest import (
+    NAMESPACE,
+    WINDOW,
+    page_body,
+    queued,
+    run_worker,
+    seconds_to_midnight,
+    video,
+)
 from workers import actors, messages
 from workers.errors import QuotaWait
-
-from tests.unit.conftest import NAMESPACE, WINDOW, page_body, queued, run_worker, seconds_to_midnight, video
 
 
 def exhaust(ctx, plan):

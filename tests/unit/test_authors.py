@@ -6,12 +6,11 @@ import httpx
 import msgspec
 
 from schemas.messages import UserTask
+from tests.unit.conftest import BIG, error_body, page_body, take, user_body, video
+from tests.unit.page_helpers import END, START, first
 from workers.authors import expand_authors
 from workers.pages import handle_page
 from workers.users import handle_user
-
-from tests.unit.conftest import BIG, error_body, page_body, take, user_body, video
-from tests.unit.page_helpers import END, START, first
 
 PAGE = "tiktok_videos_20240101-20240131_p00000.json"
 

@@ -10,6 +10,15 @@ import respx
 
 from schemas.api import USER_FIELDS, VIDEO_FIELDS, VideoQueryBody
 from schemas.query import Condition, Query
+from tests.unit.conftest import (
+    BASE_URL,
+    CLIENT_KEY,
+    CLIENT_SECRET,
+    TOKEN,
+    USER_INFO,
+    VIDEO_QUERY,
+    error_body,
+)
 from workers.client import TikTokClient
 from workers.errors import (
     CredentialRejected,
@@ -21,8 +30,6 @@ from workers.errors import (
     TransientError,
     Unreachable,
 )
-
-from tests.unit.conftest import BASE_URL, CLIENT_KEY, CLIENT_SECRET, TOKEN, USER_INFO, VIDEO_QUERY, error_body
 
 ACCESS_TOKEN = "clt.ACCESS-TOKEN-very-secret-0123456789"
 BIG_ID = 7354321098765432123  # > 2^53: a float would make it ...432192

@@ -13,7 +13,16 @@ import msgspec
 import pytest
 
 from schemas.messages import PageTask, UserTask
-from tests.unit.conftest import BASE_URL, NAMESPACE, USER_INFO, VIDEO_QUERY, error_body, page_body, user_body, video
+from tests.unit.conftest import (
+    BASE_URL,
+    NAMESPACE,
+    USER_INFO,
+    VIDEO_QUERY,
+    error_body,
+    page_body,
+    user_body,
+    video,
+)
 from workers import messages
 from workers.context import build_context
 from workers.pages import handle_page
@@ -89,7 +98,7 @@ def fused(fn, fuse: Fuse):
 def instrument(ctx, fuse: Fuse) -> None:
     """A possible crash before and after every call the handlers make into Redis, the files
     and TikTok (the queues: see `harvest`)."""
-    for part in (ctx.store, ctx.quota, ctx.storage, ctx.tokens, ctx.client):
+    for part in (ctx.store, ctx.leases, ctx.quota, ctx.storage, ctx.tokens, ctx.client):
         for name in dir(part):
             if not name.startswith("_") and callable(getattr(part, name)):
                 setattr(part, name, fused(getattr(part, name), fuse))

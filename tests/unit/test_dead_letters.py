@@ -11,12 +11,26 @@ import pytest
 from dramatiq.broker import MessageProxy
 
 from schemas.messages import PageTask
+from tests.unit.conftest import (
+    CLIENT_SECRET,
+    NAMESPACE,
+    WINDOW,
+    error_body,
+    page_body,
+    queued,
+    run_worker,
+    video,
+)
 from workers import messages
 from workers.errors import PermanentError, ServerSideError
-from workers.middleware.dead_letters import DeadLetter, DeadLetters, list_dead, record, replay
+from workers.middleware.dead_letters import (
+    DeadLetter,
+    DeadLetters,
+    list_dead,
+    record,
+    replay,
+)
 from workers.pages import handle_page
-
-from tests.unit.conftest import CLIENT_SECRET, NAMESPACE, WINDOW, error_body, page_body, queued, run_worker, video
 
 TASK = dict(window=WINDOW, page=0)
 

@@ -7,9 +7,6 @@ import msgspec
 import pytest
 
 from schemas.messages import PageTask
-from workers.errors import PermanentError, SearchExpired, ServerSideError, TokenInvalid, TransientError
-from workers.pages import handle_page
-
 from tests.unit.conftest import (
     WINDOW,
     error_body,
@@ -21,9 +18,23 @@ from tests.unit.conftest import (
     video,
 )
 from tests.unit.page_helpers import (
-    END, P0, START, bucket, first, records, response, source,
+    END,
+    P0,
+    START,
+    bucket,
+    first,
+    records,
+    response,
+    source,
 )
-
+from workers.errors import (
+    PermanentError,
+    SearchExpired,
+    ServerSideError,
+    TokenInvalid,
+    TransientError,
+)
+from workers.pages import handle_page
 
 # --- failing windows: split, restart ----------------------------------------------------------------
 
@@ -89,7 +100,7 @@ def test_undecodable_200_is_retried_never_split_never_stored(ctx, plan, tiktok, 
         handle_page(ctx, first(plan), "m0", 5)
     assert not caught.value.server_side
     assert ctx.store.window_state(plan.id, WINDOW) == "open" and queued(fake, "pages") == []
-    assert files(source(ctx, plan)) == {} and not ctx.store.unit_state(plan.id, first(plan).unit)[1]
+    assert files(source(ctx, plan)) == {} and not fake.hexists(ctx.keys.fetched(plan.id), first(plan).unit)
     # the next attempt calls again and stores the good page
     tiktok.add_video(START, END, None, full)
     handle_page(ctx, first(plan), "m0", 6)

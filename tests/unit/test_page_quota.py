@@ -5,10 +5,6 @@ import time
 
 import pytest
 
-from workers.errors import QuotaWait, ServerSideError
-from workers.pages import handle_page
-from workers.quota import RESET_MARGIN_S, QuotaBucket
-
 from tests.unit.conftest import (
     CREDENTIAL,
     bucket_day,
@@ -22,9 +18,17 @@ from tests.unit.conftest import (
     video,
 )
 from tests.unit.page_helpers import (
-    END, START, bucket, exhaust_bucket, first, response, source,
+    END,
+    START,
+    bucket,
+    exhaust_bucket,
+    first,
+    response,
+    source,
 )
-
+from workers.errors import QuotaWait, ServerSideError
+from workers.pages import handle_page
+from workers.quota import RESET_MARGIN_S, QuotaBucket
 
 # --- quota ---------------------------------------------------------------------------------------
 
@@ -163,5 +167,26 @@ def test_bucket_reopens_at_utc_midnight_and_old_reservations_refund_nothing(ctx,
     after = QuotaBucket(fake, ctx.keys, clock_offset_s=before_midnight + 2.0)  # 00:00:01, the next day
     grant = after.take(plan.credential, limits, plan.id, "u3", 100)
     assert grant.granted and (grant.requests_left, grant.records_left) == (1, limits.daily_records - 100)
-    assert after.settle(plan.credential, plan.id, "u1", 0) == 0  # yesterday's reservation: nothing to give back today
+    assert after.settle(plan.credential, plan.id, "u1", "u1", 0) == 0  # yesterday's reservation: nothing to give back today
     assert after.peek(plan.credential, limits).records_used == 100
+
+
+def test_a_call_whose_worker_died_before_settling_keeps_its_records_counted(ctx, plan, tiktok, fake, monkeypatch):
+    """TikTok served a page, the worker died before the answer was stored; the page is
+    called again and served again. The bucket counts both pages' records: the second
+    settle refunds only what its own take reserved beyond its own page."""
+    full = page_body([video(n) for n in range(1, 101)], cursor=100, has_more=False)
+    tiktok.add_video(START, END, None, full, full)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("worker killed before the answer was stored")
+
+    write_raw = ctx.storage.write_raw
+    monkeypatch.setattr(ctx.storage, "write_raw", killed)
+    with pytest.raises(RuntimeError):
+        handle_page(ctx, first(plan), "m0", 0)
+    monkeypatch.setattr(ctx.storage, "write_raw", write_raw)
+    handle_page(ctx, first(plan), "m0", 1)  # redelivered: calls again
+    view = bucket(ctx, plan)
+    assert len(tiktok.research_calls()) == 2
+    assert (view.requests_used, view.records_used) == (2, 200)  # what TikTok served, never less

@@ -11,10 +11,6 @@ from hypothesis import strategies as st
 
 from schemas.api import VideoPage
 from schemas.messages import PageTask, UserTask
-from workers.errors import PermanentError
-from workers.pages import handle_page, next_page
-from workers.users import handle_user
-
 from tests.unit.conftest import (
     WINDOW,
     files,
@@ -27,9 +23,22 @@ from tests.unit.conftest import (
     video,
 )
 from tests.unit.page_helpers import (
-    END, P0, P1, P2, P3, START, bucket, first, record_ids, records, source, vid,
+    END,
+    P0,
+    P1,
+    P2,
+    P3,
+    START,
+    bucket,
+    first,
+    record_ids,
+    records,
+    source,
+    vid,
 )
-
+from workers.errors import PermanentError
+from workers.pages import handle_page, next_page
+from workers.users import handle_user
 
 # --- one page --------------------------------------------------------------------------------
 
@@ -134,7 +143,8 @@ def test_finishing_clears_leftovers_of_killed_writes_the_quota_share_and_claims(
     assert list(files(ctx.storage.records_dir(plan))) == ["tiktok_videos_20240101-20240131_p00000.json"]
     assert fake.zscore(ctx.keys.quota_active(plan.credential), plan.id) is None
     assert 0 < fake.ttl(ctx.keys.owners(plan.id)) <= 86400 and 0 < fake.ttl(ctx.keys.fetched(plan.id)) <= 86400
-    assert fake.ttl(ctx.keys.stats(plan.id)) == -1  # the status stays
+    # the status stays for the retention (HARVEST_RETENTION_DAYS), longer than the claims
+    assert 86400 < fake.ttl(ctx.keys.stats(plan.id)) <= ctx.settings.harvest_retention_days * 86400
 
 
 def test_video_on_two_pages_is_stored_once_by_the_first_page(ctx, plan, tiktok, fake):
@@ -166,7 +176,7 @@ def test_same_message_after_a_crash_makes_no_second_call_and_same_files(ctx, pla
     mtimes = {p.name: p.stat().st_mtime_ns for p in records(ctx, plan).iterdir()}
     assert list(stored_raw) == [P0] and list(stored_records) == [P0]
     lease = ctx.keys.lease(plan.id, first(plan).unit)
-    assert fake.get(lease) == b"m0"  # still held by the dead attempt's message
+    assert fake.hget(lease, "owner") == b"m0"  # still owned by the dead attempt's message
 
     monkeypatch.setattr(ctx.store, "page_done", page_done)
     handle_page(ctx, first(plan), "m0", 1)  # Dramatiq hands the same message back
@@ -175,7 +185,7 @@ def test_same_message_after_a_crash_makes_no_second_call_and_same_files(ctx, pla
     assert files(source(ctx, plan)) == stored_raw
     assert files(records(ctx, plan)) == stored_records  # byte for byte, no temporary files
     assert {p.name: p.stat().st_mtime_ns for p in records(ctx, plan).iterdir()}.keys() == mtimes.keys()
-    assert fake.get(lease) is None  # released once the page is done
+    assert not fake.exists(lease)  # gone once the page is done
     status = ctx.store.status(plan.id)
     assert (status.pages, status.records, status.requests) == (1, 2, 1)
     view = bucket(ctx, plan)
@@ -193,7 +203,9 @@ def test_same_message_after_a_crash_makes_no_second_call_and_same_files(ctx, pla
 
 def test_duplicate_message_while_the_lease_is_held_does_nothing(ctx, plan, tiktok, fake):
     tiktok.add_video(START, END, None, page_body([video(1)], cursor=100, has_more=False))
-    assert ctx.store.take_lease(plan.id, first(plan).unit, "m-original")  # in flight elsewhere
+    # The original's message owns the page (its delivery is over: a parked or retried message).
+    begun = ctx.leases.begin(plan.id, first(plan).unit, WINDOW, "m-original")
+    ctx.leases.end(begun.delivery, completed=False)
     handle_page(ctx, first(plan), "m-duplicate", 0)
     assert tiktok.calls == []
     assert files(source(ctx, plan)) == {} and files(records(ctx, plan)) == {}
@@ -216,7 +228,7 @@ def test_done_page_is_acknowledged_without_a_call(ctx, plan, tiktok, fake):
 
 
 def test_page_of_a_replaced_window_is_skipped(ctx, plan, tiktok, fake):
-    ctx.store.close_window(plan.id, WINDOW, "split")
+    fake.hset(ctx.keys.windows(plan.id), WINDOW, "split")
     handle_page(ctx, PageTask(plan.id, WINDOW, 4, 400, "S"), "m4", 0)
     assert tiktok.calls == [] and queued(fake, "pages") == []
     assert not ctx.store.is_done(plan.id, "page:20240101-20240131:00004")

@@ -105,9 +105,9 @@ def test_a_request_given_back_unsent_comes_off_the_harvests_share(bucket, fake):
     take(bucket, "b")
     grant = bucket.take("cred", LIMITS, "a", "page:x", 100)
     assert grant.granted
-    bucket.settle("cred", "a", "page:x", 0, unsent=True)
+    bucket.settle("cred", "a", "page:x", "page:x", 0, unsent=True)
     shares_key = next(iter(fake.scan_iter("fair:quota:cred:shares:*")))
     assert int(fake.hget(shares_key, "a")) == 0
     assert int(fake.hget(shares_key, "b")) == 1
-    bucket.settle("cred", "a", "page:x", 0, unsent=True)  # repeated: nothing more comes off
+    bucket.settle("cred", "a", "page:x", "page:x", 0, unsent=True)  # repeated: nothing more comes off
     assert int(fake.hget(shares_key, "a")) == 0

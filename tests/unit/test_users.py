@@ -6,10 +6,9 @@ import httpx
 import pytest
 
 from schemas.messages import UserTask
+from tests.unit.conftest import error_body, files, user_body
 from workers.errors import QuotaWait, ServerSideError
 from workers.users import handle_user
-
-from tests.unit.conftest import error_body, files, user_body
 
 
 def person(ctx, plan, username) -> dict:
@@ -104,7 +103,8 @@ def test_rehandling_a_stored_unknown_user_keeps_its_outcome(ctx, plan, tiktok, m
 
 def test_done_user_is_skipped_and_duplicate_during_lease_does_nothing(ctx, plan, tiktok):
     task = request_user(ctx, plan, "alice")
-    assert ctx.store.take_lease(plan.id, task.unit, "u-original")
+    begun = ctx.leases.begin(plan.id, task.unit, "", "u-original")  # the original's message owns it
+    ctx.leases.end(begun.delivery, completed=False)
     handle_user(ctx, task, "u-duplicate")
     assert tiktok.calls == [] and not ctx.store.is_done(plan.id, task.unit)
     tiktok.add_user("alice", user_body())
@@ -136,5 +136,5 @@ def test_user_waits_for_quota(ctx, plan, tiktok):
 def test_odd_username_cannot_leave_its_folder(ctx, plan, tiktok):
     tiktok.add_user("../evil", user_body())
     handle_user(ctx, request_user(ctx, plan, "../evil"), "u1")
-    assert list(files(ctx.storage.source_dir(plan))) == ["tiktok_user_..%002fevil.json"]
-    assert list(files(ctx.storage.records_dir(plan))) == ["tiktok_user_..%002fevil.json"]
+    assert list(files(ctx.storage.source_dir(plan))) == ["tiktok_user_..%2Fevil.json"]
+    assert list(files(ctx.storage.records_dir(plan))) == ["tiktok_user_..%2Fevil.json"]

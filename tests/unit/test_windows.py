@@ -6,7 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.windows import MAX_SPAN_DAYS, bounds, format_day, parse_day, plan_windows, restarted, split, window_id
+from workers.windows import (
+    MAX_SPAN_DAYS,
+    bounds,
+    format_day,
+    parse_day,
+    plan_windows,
+    restarted,
+    split,
+    window_id,
+)
 
 days = st.dates(min_value=dt.date(2016, 1, 1), max_value=dt.date(2030, 12, 31))
 

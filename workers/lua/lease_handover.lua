@@ -1,9 +1,14 @@
--- Hand a unit's lease from one holder to another (a parked message's next copy).
--- KEYS[1] lease key; ARGV: old holder, new holder, ttl seconds.
--- Returns 1 when the new holder has it, 0 when someone else held it.
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then
-  return 0
+-- Hand a unit from a parked message to its delayed copy.
+-- KEYS[1] lease hash; ARGV: old token, new token, lease_ttl_s.
+-- Returns 1 when the copy owns the unit (now, or because it already took it over when it
+-- woke first), 0 when the unit is done or another message owns it.
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+  return 1
 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
-return 1
+if owner == ARGV[2] then
+  return 1
+end
+return 0

@@ -1,12 +1,14 @@
 -- Take one request and up to `want` records from a credential's daily bucket, atomically.
 -- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix, KEYS[3] active-harvests sorted set,
 -- KEYS[4] shares-hash prefix (the UTC day number is appended to both prefixes)
--- ARGV: daily_requests, daily_records, want, unit, clock_offset_s, least (the smallest grant
--- the caller can use), harvest, active_s (how long a harvest counts as active after it last
--- asked), fair_wait_ms
--- Returns {1, granted_records, requests_left, records_left}
+-- ARGV: daily_requests, daily_records, want, reservation (one per take: settled once),
+-- clock_offset_s, least (the smallest grant the caller can use), harvest, active_s (how long a
+-- harvest counts as active after it last asked), fair_wait_ms
+-- Returns {1, granted_records, requests_left, records_left, probe} (probe 1: TikTok looks down
+--      and this call is the one that may find out whether it is back)
 --      or {0, wait_ms, requests_left, records_left, why} when the bucket cannot serve the call,
---      why being 'throttled' (TikTok kept answering 429), 'day_spent' or 'fair_share'.
+--      why being 'throttled' (TikTok kept answering 429), 'day_spent', 'fair_share' or
+--      'api_down' (see quota_api_failed.lua; wait_ms is until the next probe may go).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[5])
 local day = math.floor(now / 86400)
@@ -20,7 +22,8 @@ redis.call('ZADD', KEYS[3], now, harvest)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[8]))
 redis.call('EXPIRE', KEYS[3], 2 * 86400)
 
-local b = redis.call('HMGET', KEYS[1], 'day', 'requests', 'records', 'spent_until')
+local b = redis.call('HMGET', KEYS[1], 'day', 'requests', 'records', 'spent_until', 'outage_since', 'probe_at',
+                    'probe_every')
 local requests, records = tonumber(b[2]) or 0, tonumber(b[3]) or 0
 if tonumber(b[1]) ~= day then
   -- A new UTC day: the whole budget is back.
@@ -58,6 +61,19 @@ if not furthest_behind and left_after < lead then
   return {0, tonumber(ARGV[9]), limit_requests - requests, limit_records - records, 'fair_share'}
 end
 
+-- TikTok looks down: one call goes out per probe interval, the others wait for its answer.
+local probe = 0
+if b[5] then
+  local probe_at = tonumber(b[6]) or 0
+  if now < probe_at then
+    -- Wake after the probe's answer is in (half an interval later), not with it.
+    local wait = probe_at - now + (tonumber(b[7]) or 0) / 2
+    return {0, math.ceil(wait * 1000), limit_requests - requests, limit_records - records, 'api_down'}
+  end
+  redis.call('HSET', KEYS[1], 'probe_at', now + (tonumber(b[7]) or 0))
+  probe = 1
+end
+
 -- Spend the day to the last record: a call may get a smaller page than it asked for.
 local grant = math.min(want, limit_records - records)
 redis.call('HINCRBY', KEYS[1], 'requests', 1)
@@ -67,4 +83,4 @@ redis.call('EXPIRE', shares, 2 * 86400)
 local resv = KEYS[2] .. ':' .. day
 redis.call('HINCRBY', resv, ARGV[4], grant)
 redis.call('EXPIRE', resv, 2 * 86400)
-return {1, grant, left_after, limit_records - records - grant}
+return {1, grant, left_after, limit_records - records - grant, probe}

@@ -1,12 +1,16 @@
 -- Register a harvest atomically: its plan, its windows (all open), its meta and its place in
--- the list of harvests, or nothing at all when the id is taken.
--- KEYS: plan, windows, meta, harvests; ARGV: plan json, harvest id, submitted_at, windows...
+-- the list of harvests, or nothing at all when the id is taken. The generation (the
+-- submission time) tells workers that cached a plan under this id that it was registered
+-- anew after a purge.
+-- KEYS: plan, windows, meta, harvests, purged marker
+-- ARGV: plan json, harvest id, submitted_at, windows...
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then
   return 0
 end
 for i = 4, #ARGV do
   redis.call('HSET', KEYS[2], ARGV[i], 'open')
 end
-redis.call('HSET', KEYS[3], 'state', 'active')
+redis.call('HSET', KEYS[3], 'state', 'active', 'generation', ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('DEL', KEYS[5])
 return 1

@@ -1,8 +1,15 @@
 -- Mark a logical unit (page or user) complete, count it once, and close the harvest when
--- nothing is left. Safe to repeat.
+-- nothing is left. Fenced: only the delivery holding the unit may complete it, so a delivery
+-- that lost its hold (stalled, cut off) cannot count or close anything late.
 -- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease, fetched
--- ARGV: unit, kind ('page'|'user'), records, window, window_ended ('1'|'0'), username, outcome, now
+-- ARGV: unit, kind ('page'|'user'), records, window, window_ended ('1'|'0'), username,
+--       outcome, now, delivery id
+-- Returns -1 when this delivery no longer holds the unit, 1 when this call completed the
+-- harvest's last unit, 0 otherwise.
 local unit, kind = ARGV[1], ARGV[2]
+if redis.call('HGET', KEYS[8], 'delivery') ~= ARGV[9] then
+  return -1
+end
 if redis.call('SADD', KEYS[1], unit) == 1 then
   if kind == 'page' then
     redis.call('HINCRBY', KEYS[2], 'pages', 1)
@@ -30,7 +37,7 @@ for i = 1, #states do
 end
 -- A unit whose answer is stored but which is not done yet (its worker died just short of
 -- it) is still to come back; done units are a subset of fetched ones.
-if redis.call('SCARD', KEYS[9]) > redis.call('SCARD', KEYS[1]) then
+if redis.call('HLEN', KEYS[9]) > redis.call('SCARD', KEYS[1]) then
   return 0
 end
 -- Every page that asked for a user has finished, so every asked user is in the set.

@@ -5,15 +5,18 @@ Dramatiq's Redis broker hands a dead worker's unacknowledged messages back only 
 maintenance pass, which it otherwise runs on a random one in a thousand commands, and only
 counts a worker dead after `heartbeat_timeout`. With the defaults set in `workers.broker`
 (15 s timeout, 5 s sweeps) a SIGKILLed worker's pages are fetched again within ~20 s.
+
+The same thread runs the retention sweep (workers/retention.py), once an hour for the fleet.
 """
 
 import threading
 
 import structlog
 from dramatiq import Middleware
-from dramatiq.common import dq_name
 
 from workers import metrics
+from workers.context import get_context
+from workers.retention import RetentionSweep
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +26,7 @@ class FleetSweeper(Middleware):
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._retention = RetentionSweep()
 
     def after_worker_boot(self, broker, worker):
         self._stop.clear()
@@ -34,10 +38,14 @@ class FleetSweeper(Middleware):
 
     def _run(self, broker):
         while not self._stop.wait(self.interval_s):
-            for queue_name in sorted(broker.get_declared_queues()):
+            # Delay queues are swept with their queue.
+            for queue_name in sorted(q for q in broker.get_declared_queues() if not q.endswith(".DQ")):
                 try:
                     # qsize counts a queue with its delay queue (and what is in flight).
                     metrics.queue_depth(queue_name, broker.sweep(queue_name))
-                    broker.sweep(dq_name(queue_name))
                 except Exception as error:  # Redis away for a moment: try again next round
                     log.warning("sweep_failed", queue=queue_name, error=type(error).__name__)
+            try:
+                self._retention.run_if_due(get_context())
+            except Exception as error:  # noqa: BLE001 (the thread must live on: tried again at the next check)
+                log.warning("retention_sweep_failed", error=type(error).__name__)

@@ -1,0 +1,1 @@
+"""`make chaos`: a long harvest through every fault the fleet is meant to survive."""
