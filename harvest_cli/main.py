@@ -109,7 +109,7 @@ def _quota(settings, client, keys, credential: str, limits, harvest: str):
     view = QuotaBucket(client, keys, clock_offset_s=settings.quota_clock_offset_s).peek(credential, limits, harvest)
     return QuotaStatus(credential, view.requests_used, view.records_used, view.requests_left,
                        view.records_left, view.reset_in_s, view.spent_for_s, view.harvest_requests,
-                       view.harvests_sharing)
+                       view.harvests_sharing, view.tiktok_down_for_s, view.next_probe_in_s)
 
 
 def _storage_paths(settings, plan) -> dict[str, str]:

@@ -70,6 +70,9 @@ def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:
                          f"{q.harvests_sharing - 1} other harvest(s) on this credential"))
     if q.spent_for_s > 0:
         rows.append(("", f"[yellow]TikTok answers 429: paused for {dt.timedelta(seconds=round(q.spent_for_s))}[/]"))
+    if q.tiktok_down_for_s > 0:
+        rows.append(("", f"[yellow]TikTok looks down for {dt.timedelta(seconds=round(q.tiktok_down_for_s))}: "
+                         f"waiting, next probe in {round(q.next_probe_in_s)} s[/]"))
     return rows
 
 

@@ -21,6 +21,8 @@ class QuotaStatus(msgspec.Struct):
     spent_for_s: float  # >0: TikTok kept answering 429; nothing is asked until then
     harvest_requests: int = 0  # this harvest's part of requests_used
     harvests_sharing: int = 0  # harvests asking for this credential's quota right now
+    tiktok_down_for_s: float = 0.0  # >0: TikTok looks down; calls wait for a probe to get an answer
+    next_probe_in_s: float = 0.0
 
 
 class HarvestStatus(msgspec.Struct):

@@ -72,6 +72,8 @@ class BucketView:
     spent_for_s: float
     harvest_requests: int = 0  # the peeked harvest's requests today
     harvests_sharing: int = 0  # harvests that asked for this credential in the last ACTIVE_S
+    tiktok_down_for_s: float = 0.0  # >0: calls across units fail; only probes go out
+    next_probe_in_s: float = 0.0
 
 
 class QuotaBucket:
@@ -135,7 +137,7 @@ class QuotaBucket:
     def peek(self, credential: str, limits: Credential | None = None, harvest: str = "") -> BucketView:
         """Today's bucket; with `harvest`, also that harvest's requests today."""
         keys = self._keys
-        requests, records, reset_ms, spent_ms, mine, sharing = self._peek(
+        requests, records, reset_ms, spent_ms, mine, sharing, down_ms, probe_ms = self._peek(
             keys=[keys.quota(credential), keys.quota_active(credential), keys.quota_shares_prefix(credential)],
             args=[self._offset, harvest, ACTIVE_S],
         )
@@ -148,6 +150,8 @@ class QuotaBucket:
             spent_for_s=int(spent_ms) / 1000,
             harvest_requests=int(mine),
             harvests_sharing=int(sharing),
+            tiktok_down_for_s=int(down_ms) / 1000,
+            next_probe_in_s=int(probe_ms) / 1000,
         )
 
 

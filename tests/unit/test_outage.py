@@ -62,6 +62,9 @@ def test_failures_across_units_mean_an_outage_and_the_units_wait_instead_of_retr
     assert FIRST_PROBE_S <= caught.value.wait_s <= FIRST_PROBE_S * 1.5 + 0.1  # after the probe's answer
     assert bucket(ctx, plan).requests_used == requests
     assert all(ctx.store.window_state(plan.id, w) == "open" for w in WINDOWS)  # nothing split
+    # What `status` shows of the credential: TikTok looks down, and when the next probe goes.
+    view = bucket(ctx, plan)
+    assert 0 < view.tiktok_down_for_s < 5 and 0 < view.next_probe_in_s <= FIRST_PROBE_S
 
 
 def test_probes_back_off_while_they_fail_and_one_answer_ends_the_outage(ctx, three, tiktok, fake):
@@ -87,6 +90,7 @@ def test_probes_back_off_while_they_fail_and_one_answer_ends_the_outage(ctx, thr
     script(tiktok, "20240301-20240331", page_body([video(1)], cursor=100, has_more=False))
     handle_page(ctx, tasks[0], "m", 0)  # the probe gets an answer: TikTok is back
     assert ctx.store.is_done(plan.id, tasks[0].unit)
+    assert bucket(ctx, plan).tiktok_down_for_s == 0
     script(tiktok, "20240130-20240229", page_body([video(2)], cursor=100, has_more=False))
     handle_page(ctx, tasks[1], "m", 0)  # and everyone goes ahead at once
     assert ctx.store.is_done(plan.id, tasks[1].unit)

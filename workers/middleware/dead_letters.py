@@ -130,9 +130,11 @@ def list_dead(redis, keys, harvest_id: str | None = None) -> list[DeadLetter]:
 
 
 def replay(broker, redis, keys, letter: DeadLetter) -> None:
-    """Send a dead message again (same id, so it keeps its lease) with fresh retries."""
+    """Send a dead message again (same id, so it keeps its lease) with fresh retries, and a
+    fresh count of crashed deliveries (workers/middleware/crashed_deliveries.py)."""
     from dramatiq import Message
 
+    redis.delete(keys.deliveries(letter.message_id))
     broker.enqueue(Message(queue_name=letter.queue_name, actor_name=letter.actor_name,
                            args=(letter.payload,), kwargs={},
                            options={"lease_token": letter.lease_token} if letter.lease_token else {},
