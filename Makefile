@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 
-.PHONY: setup demo test test-fast bench chaos clean
+.PHONY: setup demo lint test test-fast bench chaos clean
 
 setup: $(VENV)/.installed tools
 
@@ -14,17 +14,23 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # promtool checks the Prometheus config and alert rules in the tests; redis-server is
-# needed by the demo when no Redis answers.
+# needed by the demo when no Redis answers and by the tests that restart a Redis of their own;
+# ip (iproute2) makes the network namespace of the partition test.
 tools:
-	@command -v promtool >/dev/null && command -v redis-server >/dev/null || ops/install-tools.sh
+	@command -v promtool >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null || ops/install-tools.sh
 
 demo: setup
 	$(BIN)/tiktok-harvest demo
 
-test: setup
+# ruff and mypy (configured in pyproject.toml) before any test: a finding fails the command.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint setup
 	$(BIN)/pytest
 
-test-fast: setup
+test-fast: lint setup
 	$(BIN)/pytest -m "not integration"
 
 bench: setup
@@ -36,4 +42,4 @@ chaos: setup
 	$(BIN)/python -m chaos
 
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache
+	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

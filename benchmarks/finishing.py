@@ -26,7 +26,7 @@ def build_harvest(root: Path, pages: int, authors: int) -> tuple[Storage, Harves
         spec_digest="-", collect=["videos", "users"], windows=["20240101-20241231"],
     )
     storage = Storage(root, fsync=False)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for page in range(pages):
         videos = [Video(id=7_000_000_000_000_000_000 + page * 100 + n, username=f"user{(page * 100 + n) % authors}",
                         video_description=f"video {n} #klimaat", create_time=1_704_200_000 + n, region_code="BE",

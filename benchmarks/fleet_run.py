@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from harvest_cli.processes import Fleet, children_of, start_simulator
+from harvest_cli.processes import Fleet, start_simulator
 from producers.submit import prepare, start
 from workers.broker import build_broker
 from workers.config import Settings
@@ -22,7 +22,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def write_credentials(path: Path) -> Path:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     path.write_text(
         "[credentials.bench]\nproject = \"bench\"\nclient_key = \"bench-key\"\n"
         f"client_secret = \"{secrets.token_urlsafe(16)}\"\n"
@@ -97,9 +97,9 @@ class Bench:
             commands_before = commands_processed(client)
             start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
             polls = 0
-            while (status := store.status(plan.id)).state not in ("done", "failed"):
+            while (status := store.registered_status(plan.id)).state not in ("done", "failed"):
                 polls += 1
-                if not fleet.child.alive():
+                if not fleet.alive():
                     raise RuntimeError(f"workers exited; see {fleet.log_path}")
                 time.sleep(0.02)
             commands = commands_processed(client) - commands_before - 1
@@ -133,9 +133,9 @@ def commands_per_status(client, store: HarvestStore, harvest: str) -> int:
 def wait_for_workers(fleet: Fleet, processes: int) -> list[int]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        pids = children_of(fleet.child.pid)
+        pids = fleet.worker_pids()
         if len(pids) >= processes:
             time.sleep(1.0)  # let them finish booting (imports, consumers)
-            return children_of(fleet.child.pid)
+            return fleet.worker_pids()
         time.sleep(0.1)
     raise RuntimeError("worker processes did not start")

@@ -69,7 +69,7 @@ def measure_our_code(bench, spec: dict) -> tuple[float, float, float]:
     pages, cpu = run_once(bench, spec | {"id": "bench_cpu_plain"}, None)
     profiler = cProfile.Profile()
     profiled_pages, _ = run_once(bench, spec | {"id": "bench_cpu_profiled"}, profiler)
-    stats = pstats.Stats(profiler).stats
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]  # undocumented, not in the stubs
     total = sum(entry[2] for entry in stats.values())  # tottime of every function
     ours = sum(entry[2] for (filename, _, _), entry in stats.items() if filename.startswith(OURS))
     sends = sum(entry[1] for (filename, _, name), entry in stats.items()

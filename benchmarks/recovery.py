@@ -35,7 +35,7 @@ def measure_recovery(bench: Bench, spec: dict) -> tuple[float, float]:
         (pid,) = wait_for_workers(first, 1)
         plan = prepare(spec, settings)
         start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
-        while store.status(plan.id).pages < 5:
+        while store.registered_status(plan.id).pages < 5:
             time.sleep(0.01)
         # The killed worker is the one holding messages (producers heartbeat too).
         holders = {key.decode().split("__acks__.", 1)[1].split(".", 1)[0]
@@ -47,7 +47,7 @@ def measure_recovery(bench: Bench, spec: dict) -> tuple[float, float]:
         while any(client.zscore(heartbeats, dead) is not None for dead in holders):
             time.sleep(0.05)
         recovered = time.monotonic() - killed_at
-        while store.status(plan.id).state != "done":
+        while store.registered_status(plan.id).state != "done":
             time.sleep(0.05)
         return recovered, time.monotonic() - killed_at
     finally:

@@ -52,8 +52,8 @@ def measure_redis_memory(bench: Bench, spec: dict, *, processes: int = 2, thread
         plan = prepare(spec, settings)
         start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
         running_bytes = running_pages = 0
-        while (status := store.status(plan.id)).state != "done":
-            if status.state == "failed" or not fleet.child.alive():
+        while (status := store.registered_status(plan.id)).state != "done":
+            if status.state == "failed" or not fleet.alive():
                 raise RuntimeError(f"the harvest did not finish; see {fleet.log_path}")
             sample = sum(harvest_bytes(client, keys, plan.id).values())
             if sample > running_bytes:

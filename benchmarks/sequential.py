@@ -18,7 +18,7 @@ def sequential_harvest(spec: dict, settings: Settings) -> tuple[float, int]:
     client = TikTokClient(make_http_client(settings.api_base_url))
     began = time.perf_counter()
     token, _ = client.request_token(credential.client_key, credential.client_secret)
-    requests, authors = 0, set()
+    requests, authors = 0, set[str]()
     for window in plan.windows:
         start, end = windows.bounds(window)
         cursor, search_id, more = None, None, True
@@ -27,7 +27,8 @@ def sequential_harvest(spec: dict, settings: Settings) -> tuple[float, int]:
                                                                   max_count=100, cursor=cursor, search_id=search_id))
             requests += 1
             authors.update(v.username for v in page.videos if v.username)
-            cursor, search_id, more = page.cursor, page.search_id, page.has_more
+            search_id = None if page.search_id is None else str(page.search_id)  # as workers/pages.py sends it
+            cursor, more = page.cursor, page.has_more
     if "users" in plan.collect:
         for username in sorted(authors):
             client.user_info(token, username)

@@ -69,7 +69,7 @@ def fault_free(the_stage: Stage) -> int:
     """The same harvest with nothing going wrong (and no latency: the count is the same)."""
     the_stage.switches(latency_ms=0, latency_jitter_ms=0)
     store, harvest_id, _ = harvest(the_stage, "baseline", "baseline", groups={"A": (2, 4)})
-    wait_for(lambda: store.status(harvest_id).state == "done", 1800, "the fault-free harvest")
+    wait_for(lambda: store.registered_status(harvest_id).state == "done", 1800, "the fault-free harvest")
     the_stage.stop_fleets()
     console.print(f"fault-free run: {requests_of(the_stage, 'baseline'):,} requests", highlight=False)
     return requests_of(the_stage, "baseline")
@@ -91,7 +91,7 @@ class Monkey(threading.Thread):
         console.print(f"  {time.monotonic() - self.t0:6.1f}s  {what}", highlight=False)
 
     def running(self) -> bool:
-        return self.store.status(self.harvest_id).state not in ("done", "failed")
+        return self.store.registered_status(self.harvest_id).state not in ("done", "failed")
 
     def kill(self) -> None:
         group = self.stage.kill_a_worker(self.rng)
@@ -147,8 +147,9 @@ def main(kills: int = typer.Option(10, help="Worker processes to SIGKILL (at lea
         monkey.start()
         wait_for(lambda: not monkey.running() and not monkey.is_alive(), 3600, "the chaos harvest")
         seconds = time.monotonic() - began
-        status = store.status(harvest_id)
+        status = store.registered_status(harvest_id)
         plan = store.plan(harvest_id)
+        assert plan is not None
         found = stored(settings.data_dir, plan)
         truth = ground_truth(the_stage.simulator_url, plan)
         baseline_users = stored(the_stage.folder / "data" / "baseline", plan).users

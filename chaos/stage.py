@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_credentials(path: Path, name: str) -> Path:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     path.write_text(
         f'[credentials.{name}]\nproject = "chaos"\nclient_key = "{name}-client-key"\n'
         f'client_secret = "{secrets.token_urlsafe(24)}"\n'
@@ -62,10 +62,11 @@ class Stage:
         # Not a cut-off host's: a restarted fleet there would find no Redis and exit (an
         # orchestrator would keep restarting it; here it would just be gone).
         live = {g: f for g, f in self.fleets.items()
-                if g not in self.cut_off and f.child.alive() and f.worker_pids()}
+                if g not in self.cut_off and f.alive() and f.worker_pids()}
         group = rng.choice(sorted(live))
         fleet = live[group]
         os.kill(rng.choice(fleet.worker_pids()), signal.SIGKILL)
+        assert fleet.child is not None
         fleet.child.process.wait(60)
         self.start_fleet(group, fleet.processes, fleet.threads)
         return group

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-from typing import Optional
 
 import msgspec
 import typer
@@ -26,9 +25,9 @@ def _letters(harvest_id, redis_url):
 
 @app.command("list")
 def list_command(
-    harvest_id: Optional[str] = typer.Argument(None, help="Only this harvest's."),
+    harvest_id: str | None = typer.Argument(None, help="Only this harvest's."),
     as_json: bool = typer.Option(False, "--json"),
-    redis_url: Optional[str] = RedisOption,
+    redis_url: str | None = RedisOption,
 ):
     """Show dead-lettered messages and why they failed, and how long their harvests are kept."""
     settings, client, keys, letters = _letters(harvest_id, redis_url)
@@ -41,7 +40,7 @@ def list_command(
     for letter in letters:
         task = {k: v for k, v in letter.payload.items() if k != "harvest_id"}
         table.add_row(letter.message_id, letter.harvest_id or "-", letter.actor_name, json.dumps(task),
-                      letter.reason, dt.datetime.fromtimestamp(letter.failed_at, dt.timezone.utc).isoformat(timespec="seconds"))
+                      letter.reason, dt.datetime.fromtimestamp(letter.failed_at, dt.UTC).isoformat(timespec="seconds"))
     console = Console()
     console.print(table)
     for line in _kept(settings, client, keys, letters):
@@ -58,8 +57,8 @@ def _kept(settings, client, keys, letters) -> list[str]:
     for harvest in sorted({letter.harvest_id for letter in letters if letter.harvest_id}):
         status = store.status(harvest, failed_retention_s=kept_s)
         if status is None:
-            lines.append(f"{harvest}: no longer registered; these letters go {settings.harvest_failed_retention_days:g} "
-                         "days after the last of them")
+            lines.append(f"{harvest}: no longer registered; these letters go "
+                         f"{settings.harvest_failed_retention_days:g} days after the last of them")
         elif status.state == "failed" and status.forget_at:
             day = dt.datetime.fromtimestamp(status.forget_at, dt.UTC).strftime("%Y-%m-%d")
             lines.append(f"{harvest}: failed; it and its letters are kept until `dead replay` or `purge`, "
@@ -69,9 +68,9 @@ def _kept(settings, client, keys, letters) -> list[str]:
 
 @app.command("replay")
 def replay_command(
-    harvest_id: Optional[str] = typer.Argument(None, help="Only this harvest's."),
-    message_id: Optional[list[str]] = typer.Option(None, "--message", "-m", help="Only these message ids."),
-    redis_url: Optional[str] = RedisOption,
+    harvest_id: str | None = typer.Argument(None, help="Only this harvest's."),
+    message_id: list[str] | None = typer.Option(None, "--message", "-m", help="Only these message ids."),
+    redis_url: str | None = RedisOption,
 ):
     """Send dead-lettered messages again; their harvest resumes."""
     from workers.broker import build_broker

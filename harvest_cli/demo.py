@@ -11,7 +11,6 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Optional
 
 import httpx
 import typer
@@ -36,7 +35,7 @@ DEMO_DAILY_REQUESTS = 5000
 
 
 def write_demo_credentials(path: Path) -> None:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     path.write_text(
         "[credentials.climate-demo]\n"
         'project = "climate"\n'
@@ -68,7 +67,8 @@ def demo_command(
     threads: int = typer.Option(4, help="Threads per worker process."),
     latency_ms: int = typer.Option(40, help="Simulated API latency."),
     timeout_s: int = typer.Option(900, help="Give up after this long."),
-    redis_url: Optional[str] = typer.Option(None, envvar="REDIS_URL", help="Redis to use; a private one when none answers."),
+    redis_url: str | None = typer.Option(None, envvar="REDIS_URL",
+                                         help="Redis to use; a private one when none answers."),
 ):
     """Run a demo harvest end to end against the local simulator."""
     import redis as redis_lib
@@ -108,12 +108,14 @@ def demo_command(
                    HARVEST_CREDENTIALS_FILE=str(credentials), HARVEST_NAMESPACE=NAMESPACE,
                    HARVEST_METRICS_PORT="0", LOG_LEVEL="WARNING")
         fleet = Fleet(env, processes=processes, threads=threads, log_path=logs / "workers.log").start()
+        assert fleet.child is not None
         started.append(fleet.child)
 
         plan = prepare(read_spec_file(spec), settings)
         clear_harvest_files(Storage(data_dir), plan)
         start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
-        console.print(f"Submitted harvest [bold]{plan.id}[/]: {len(plan.windows)} windows of up to 31 days, newest first.")
+        console.print(f"Submitted harvest [bold]{plan.id}[/]: {len(plan.windows)} windows of up to 31 days, "
+                      "newest first.")
         store = HarvestStore(client, Keys(NAMESPACE))
         status = watch(store, plan.id, timeout_s, fleet)
         exact = summarise(console, status, plan, api_url, data_dir)
@@ -135,7 +137,7 @@ def watch(store, harvest_id: str, timeout_s: int, fleet: Fleet):
             progress.update(windows, total=status.windows_total, completed=status.windows_done)
             progress.update(users, total=status.users_requested, completed=status.users_done)
             live.update(Group(status_panel(status), progress))
-            if status.state in ("done", "failed") or time.monotonic() > deadline or not fleet.child.alive():
+            if status.state in ("done", "failed") or time.monotonic() > deadline or not fleet.alive():
                 return status
             time.sleep(0.25)
 

@@ -2,7 +2,6 @@
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import msgspec
 import typer
@@ -33,8 +32,8 @@ app.add_typer(dead.app, name="dead")
 def submit(
     spec: Path = typer.Argument(..., help="Harvest spec, YAML or JSON."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
-    redis_url: Optional[str] = RedisOption,
-    credentials: Optional[Path] = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
+    redis_url: str | None = RedisOption,
+    credentials: Path | None = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
 ):
     """Validate a harvest spec, register it and enqueue its first pages. Prints the harvest id."""
     from rich.markup import escape
@@ -63,9 +62,9 @@ def submit(
 
 @app.command()
 def status(
-    harvest_id: Optional[str] = typer.Argument(None, help="One harvest; all when left out."),
+    harvest_id: str | None = typer.Argument(None, help="One harvest; all when left out."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
-    redis_url: Optional[str] = RedisOption,
+    redis_url: str | None = RedisOption,
 ):
     """Show harvest progress: state, windows, pages, records, requests, errors."""
     from workers.keys import Keys

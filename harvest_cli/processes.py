@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,10 +122,12 @@ class PrivateRedis:
 
     @property
     def pid(self) -> int:
+        assert self.child is not None, "not started"
         return self.child.pid
 
     def kill(self) -> None:
         """SIGKILL: what is not on disk is gone."""
+        assert self.child is not None, "not started"
         self.child.kill()
 
     def shutdown(self) -> None:
@@ -133,6 +136,7 @@ class PrivateRedis:
             redis.Redis.from_url(self.url, socket_timeout=5).shutdown(nosave=not self.data_dir)
         except redis.ConnectionError:
             pass  # it closes the connection as it goes
+        assert self.child is not None, "not started"
         self.child.process.wait(20)
 
     def stop(self) -> None:
@@ -142,10 +146,11 @@ class PrivateRedis:
 
 def start_redis(log_dir: Path) -> tuple[Child, str]:
     server = PrivateRedis(log_dir).start()
+    assert server.child is not None
     return server.child, server.url
 
 
-def start_simulator(*, seed: int = 7, log_dir: Path, extra: list[str] = (), credentials: Path | None = None,
+def start_simulator(*, seed: int = 7, log_dir: Path, extra: Sequence[str] = (), credentials: Path | None = None,
                     host: str = "127.0.0.1") -> tuple[Child, str]:
     port = free_port()
     argv = [sys.executable, "-m", "simulator", "--host", host, "--port", str(port), "--seed", str(seed), *extra]
@@ -176,7 +181,12 @@ class Fleet:
 
     def worker_pids(self) -> list[int]:
         """The worker processes under the Dramatiq master."""
+        assert self.child is not None, "not started"
         return children_of(self.child.pid)
+
+    def alive(self) -> bool:
+        """Started, and the Dramatiq master has not exited."""
+        return self.child is not None and self.child.alive()
 
     def stop(self) -> None:
         if self.child:

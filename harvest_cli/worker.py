@@ -4,7 +4,6 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,11 +13,12 @@ from workers.messages import INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
 def worker_command(
     processes: int = typer.Option(2, "--processes", "-p", help="Worker processes."),
     threads: int = typer.Option(4, "--threads", "-t", help="Threads per process (API calls in flight)."),
-    redis_url: Optional[str] = typer.Option(None, envvar="REDIS_URL", help="Redis to use."),
-    api_base_url: Optional[str] = typer.Option(None, envvar="TIKTOK_API_BASE_URL", help="TikTok API base URL."),
-    data_dir: Optional[Path] = typer.Option(None, envvar="HARVEST_DATA_DIR", help="iCANDID storage root."),
-    credentials: Optional[Path] = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
-    metrics_port: Optional[int] = typer.Option(None, envvar="HARVEST_METRICS_PORT", help="Prometheus port; 0 turns metrics off."),
+    redis_url: str | None = typer.Option(None, envvar="REDIS_URL", help="Redis to use."),
+    api_base_url: str | None = typer.Option(None, envvar="TIKTOK_API_BASE_URL", help="TikTok API base URL."),
+    data_dir: Path | None = typer.Option(None, envvar="HARVEST_DATA_DIR", help="iCANDID storage root."),
+    credentials: Path | None = typer.Option(None, envvar="HARVEST_CREDENTIALS_FILE", help="Credentials file (TOML)."),
+    metrics_port: int | None = typer.Option(None, envvar="HARVEST_METRICS_PORT",
+                                            help="Prometheus port; 0 turns metrics off."),
 ):
     """Run worker processes until stopped (SIGTERM/Ctrl-C finish the messages in hand)."""
     overrides = {

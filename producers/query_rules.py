@@ -15,7 +15,7 @@ import msgspec
 
 from producers.refusal import SpecRefused
 from producers.region_codes import REGION_CODES
-from schemas.query import Condition, Query
+from schemas.query import Condition, FieldName, Query
 from schemas.spec import MAX_TERM_CHARS, MAX_TERMS, HarvestSpec
 
 MAX_CONDITIONS = 20  # in a power user's query: and, or and not together
@@ -54,9 +54,11 @@ def build_query(spec: HarvestSpec) -> Query:
 
 def _query_from_terms(spec: HarvestSpec) -> Query:
     words, hashtags = _keywords(spec.keywords)
+    terms: list[tuple[FieldName, list[str]]] = [
+        ("username", _usernames(spec.accounts)), ("keyword", words), ("hashtag_name", hashtags)]
     criteria = [
         Condition(field_name=name, operation="IN", field_values=values)
-        for name, values in (("username", _usernames(spec.accounts)), ("keyword", words), ("hashtag_name", hashtags))
+        for name, values in terms
         if values
     ]
     if not criteria:
@@ -68,11 +70,11 @@ def _query_from_terms(spec: HarvestSpec) -> Query:
 
 def _usernames(accounts: list[str]) -> list[str]:
     names = [account.strip().removeprefix("@") for account in accounts]
-    for account, name in zip(accounts, names):
+    for account, name in zip(accounts, names, strict=True):
         if problem := username_problem(name):
             raise SpecRefused("accounts", f"{account!r} {problem}")
     names = [name.lower() for name in names]  # ASCII only, as the pattern allows
-    _refuse_repeats("accounts", zip(accounts, names))
+    _refuse_repeats("accounts", zip(accounts, names, strict=True))
     return names
 
 
@@ -97,10 +99,10 @@ def _keywords(keywords: list[str]) -> tuple[list[str], list[str]]:
 
 def _regions(regions: list[str]) -> list[str]:
     codes = [region.strip().upper() if region.isascii() else region for region in regions]
-    for region, code in zip(regions, codes):
+    for region, code in zip(regions, codes, strict=True):
         if problem := region_problem(code):
             raise SpecRefused("regions", f"{region!r} {problem}")
-    _refuse_repeats("regions", zip(regions, codes))
+    _refuse_repeats("regions", zip(regions, codes, strict=True))
     return codes
 
 

@@ -101,7 +101,7 @@ def validate(
     spec = parse_spec(data)
     check_id(spec.id)
     now = time.time() if now is None else now
-    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date()
     start, end = parse_period(spec.period, today)
     query = build_query(spec)
     if not spec.collect or "videos" not in spec.collect:

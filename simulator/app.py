@@ -17,7 +17,9 @@ import threading
 import time
 from array import array
 from collections import OrderedDict
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from email.message import Message
+from typing import TypeAlias
 from urllib.parse import parse_qs
 
 import msgspec
@@ -45,6 +47,8 @@ USER_FIELDS = frozenset(
     "likes_count video_count bio_url".split())
 JSON = "application/json"
 HTML_504 = gateway_page(504)
+# A request's headers: http.server's, or a plain mapping in tests.
+Headers: TypeAlias = Mapping[str, str] | Message
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -134,7 +138,7 @@ class SimulatorApp:
         return self._error(status, "internal_error", outage_message(status))
 
     # -- dispatch ------------------------------------------------------------------------
-    def handle(self, method: str, path: str, query_string: str, headers: Mapping[str, str],
+    def handle(self, method: str, path: str, query_string: str, headers: Headers,
                body: bytes) -> Response:
         route = self._routes.get((method, path))
         if route is None:
@@ -154,7 +158,7 @@ class SimulatorApp:
         return Response(status, self._envelope({}, code, message))
 
     # -- OAuth ---------------------------------------------------------------------------
-    def _oauth(self, req: "_Request") -> Response:
+    def _oauth(self, req: _Request) -> Response:
         config = self.config
         delay = self.faults.delay_s(config)
         form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
@@ -173,7 +177,8 @@ class SimulatorApp:
             failure = ("invalid_client", "Client key or secret is incorrect.")
         self.quota.token_request(key, failure is None)
         if failure:
-            body = {"error": failure[0], "error_description": failure[1], "log_id": self._log_id()}
+            body: dict[str, str | int] = {"error": failure[0], "error_description": failure[1],
+                                          "log_id": self._log_id()}
             return Response(config.oauth_error_status, _encode(body), delay_s=delay)
         token = self.tokens.issue(key, config.token_ttl_s)
         body = {"access_token": token, "expires_in": config.token_ttl_s, "token_type": "Bearer"}
@@ -185,7 +190,7 @@ class SimulatorApp:
         return secret != "wrong" and not secret.startswith("revoked")
 
     # -- research endpoints ----------------------------------------------------------------
-    def _research(self, endpoint: str, req: "_Request", work: Callable) -> Response:
+    def _research(self, endpoint: str, req: _Request, work: Callable) -> Response:
         config = self.config
         delay = self.faults.delay_s(config)
         auth = req.headers.get("Authorization") or req.headers.get("authorization") or ""
@@ -223,7 +228,7 @@ class SimulatorApp:
         resp.delay_s = delay
         return resp
 
-    def _fields(self, req: "_Request", allowed: frozenset) -> tuple[str, ...]:
+    def _fields(self, req: _Request, allowed: frozenset) -> tuple[str, ...]:
         """The ``fields`` query-string parameter, validated (cached per distinct value)."""
         raw = req.query_string
         hit = self._fields_cache.get((raw, allowed))
@@ -241,7 +246,7 @@ class SimulatorApp:
             self._fields_cache[(raw, allowed)] = fields
         return fields
 
-    def _video_query(self, req: "_Request", config: SimConfig) -> tuple[Response, int]:
+    def _video_query(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
         fields = self._fields(req, VIDEO_FIELDS)
         body = req.json()
         predicate = compile_query(body.get("query"))
@@ -305,7 +310,7 @@ class SimulatorApp:
                     self._matches_cache.popitem(last=False)
         return hit
 
-    def _user_info(self, req: "_Request", config: SimConfig) -> tuple[Response, int]:
+    def _user_info(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
         fields = self._fields(req, USER_FIELDS)
         username = req.json().get("username")
         if not isinstance(username, str) or not username:
@@ -324,12 +329,12 @@ class SimulatorApp:
         return Response(200, self._envelope(data)), 1
 
     # -- /_sim/ control ----------------------------------------------------------------
-    def _health(self, req: "_Request") -> Response:
+    def _health(self, req: _Request) -> Response:
         c = self.corpus
         return _json({"status": "ok", "seed": c.seed, "videos": len(c.videos),
                       "accounts": len(c.accounts), "first_date": "20240101", "last_date": "20251231"})
 
-    def _set_config(self, req: "_Request") -> Response:
+    def _set_config(self, req: _Request) -> Response:
         try:
             changes = req.json()
             self.set_config(**changes)
@@ -337,7 +342,7 @@ class SimulatorApp:
             return _json({"error": str(exc)}, 400)
         return _json(self.config_view())
 
-    def _ground_truth(self, req: "_Request") -> Response:
+    def _ground_truth(self, req: _Request) -> Response:
         try:
             body = req.json()
             ids = self.corpus.matching_ids(body.get("query"), body.get("start_date"), body.get("end_date"))
@@ -345,19 +350,19 @@ class SimulatorApp:
             return _json({"error": str(exc)}, 400)
         return _json({"ids": [str(i) for i in ids], "count": len(ids)})
 
-    def _stats(self, req: "_Request") -> Response:
+    def _stats(self, req: _Request) -> Response:
         snap = self.quota.snapshot()
         snap["quota_day"] = self.quota.day(self.config.quota_reset_lag_s)
         snap["now"] = self.clock.now()
         snap["faults"] = self.faults.injected()
         return _json(snap)
 
-    def _reset_stats(self, req: "_Request") -> Response:
+    def _reset_stats(self, req: _Request) -> Response:
         self.quota.reset()  # budgets live in the same counters: they are refilled too
         self.faults.reset_counts()
         return _json({"ok": True})
 
-    def _clock(self, req: "_Request") -> Response:
+    def _clock(self, req: _Request) -> Response:
         if req.body:
             try:
                 body = req.json()
@@ -372,7 +377,7 @@ class SimulatorApp:
 class _Request:
     __slots__ = ("query_string", "headers", "body")
 
-    def __init__(self, query_string: str, headers: Mapping[str, str], body: bytes) -> None:
+    def __init__(self, query_string: str, headers: Headers, body: bytes) -> None:
         self.query_string, self.headers, self.body = query_string, headers, body
 
     def json(self) -> dict:

@@ -29,11 +29,12 @@ import random
 import zlib
 from bisect import bisect_left
 from itertools import accumulate
+from typing import Any
 
 FIRST_DAY = dt.date(2024, 1, 1)
 LAST_DAY = dt.date(2025, 12, 31)
 N_DAYS = (LAST_DAY - FIRST_DAY).days + 1
-EPOCH0 = int(dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+EPOCH0 = int(dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp())
 DAY_INTS = tuple(int((FIRST_DAY + dt.timedelta(d)).strftime("%Y%m%d")) for d in range(N_DAYS))
 
 FEATURED_ACCOUNTS = (("vrtnws", "VRT NWS"), ("hln_be", "HLN"))
@@ -81,11 +82,52 @@ class Video:
                  # query-only keys, never rendered
                  "create_date", "desc_lower", "tags_lower", "length", "hidden")
 
+    id: int
+    create_time: int
+    username: str
+    region_code: str
+    video_description: str
+    hashtag_names: tuple[str, ...]
+    view_count: int
+    like_count: int
+    comment_count: int
+    share_count: int
+    favorites_count: int
+    music_id: int | None
+    effect_ids: tuple[str, ...] | None
+    playlist_id: int | None
+    voice_to_text: str | None
+    is_stem_verified: bool
+    video_duration: int
+    hashtag_info_list: tuple[dict[str, Any], ...]
+    sticker_info_list: tuple[dict[str, str], ...] | None
+    effect_info_list: tuple[dict[str, str], ...] | None
+    video_mention_list: tuple[str, ...] | None
+    video_label: dict[str, str] | None
+    video_tag: dict[str, str] | None
+    create_date: int
+    desc_lower: str
+    tags_lower: frozenset[str]
+    length: str
+    hidden: bool
+
 
 class Account:
     __slots__ = ("username", "region", "display_name", "bio_description", "avatar_url",
                  "is_verified", "follower_count", "following_count", "likes_count",
                  "video_count", "bio_url")
+
+    username: str
+    region: str
+    display_name: str
+    bio_description: str
+    avatar_url: str
+    is_verified: bool
+    follower_count: int
+    following_count: int
+    likes_count: int
+    video_count: int
+    bio_url: str | None
 
 
 def _pick(rng: random.Random, items, cum):
@@ -160,7 +202,8 @@ class Corpus:
             # Every region gets a few accounts first, then regions by weight.
             region = REGIONS[i % len(REGIONS)] if i < 3 * len(REGIONS) else _pick(rng, REGIONS, self.region_cum)
             while True:
-                name = rng.choice(ascii_words) + rng.choice(("", "_", ".")) + rng.choice(ascii_words) + str(rng.randrange(1000))
+                name = (rng.choice(ascii_words) + rng.choice(("", "_", ".")) + rng.choice(ascii_words)
+                        + str(rng.randrange(1000)))
                 if name not in seen:
                     break
             seen.add(name)
@@ -205,12 +248,13 @@ class Corpus:
         self.day_start: list[int] = []
         for d in range(N_DAYS):
             self.day_start.append(len(videos))
-            authors = [name for (name, _), k in zip(FEATURED_ACCOUNTS, featured_days[d]) for _ in range(k)]
+            authors: list[str | None] = [name for (name, _), k in zip(FEATURED_ACCOUNTS, featured_days[d], strict=True)
+                                         for _ in range(k)]
             authors += [None] * _stochastic_round(rng, generic * weights[d] / total_w)
             stamps = sorted((rng.randrange(86400), rng.getrandbits(32)) for _ in authors)
             rng.shuffle(authors)
             t0 = EPOCH0 + d * 86400
-            for (sec, low), author in zip(stamps, authors):
+            for (sec, low), author in zip(stamps, authors, strict=True):
                 v = self._video(rng, t0 + sec, low, d, author)
                 account_by_name[v.username].video_count += 1
                 videos.append(v)
@@ -282,8 +326,9 @@ class Corpus:
         videos = self.videos
         return [i for i in reversed(self.window(start, end)) if predicate(videos[i])]
 
-    def matching_ids(self, query: dict, start_date: str, end_date: str) -> list[int]:
-        """Exactly the ids a complete search returns over all pages (no 30-day limit here)."""
+    def matching_ids(self, query: Any, start_date: Any, end_date: Any) -> list[int]:
+        """Exactly the ids a complete search returns over all pages (no 30-day limit here).
+        The arguments are checked as TikTok would (QueryError)."""
         from simulator.query import compile_query, parse_date
 
         predicate = compile_query(query)

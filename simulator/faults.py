@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -58,7 +58,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     outage_mode: Literal["status", "reset"] = "status"
     # Seconds until the outage ends by itself (None: until switched off).  Taken when set;
     # the app keeps the deadline and GET /_sim/config shows the seconds left under this name.
-    outage_for_s: Optional[NonNeg] = None
+    outage_for_s: NonNeg | None = None
 
     def __post_init__(self) -> None:
         if 0 < self.outage_status < 500:  # msgspec turns this into a ValidationError

@@ -9,7 +9,8 @@ Anything malformed raises :class:`QueryError`, which the app answers as 400
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Predicate = Callable[[Any], bool]
 

@@ -78,7 +78,7 @@ class QuotaBook:
 
     def day(self, lag_s: float) -> str:
         now = self._clock.now() - lag_s
-        return dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%d")
+        return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
 
     def admit(self, client_key: str, endpoint: str, config, rejected_status: int = 429) -> bool:
         """Charge one request to today's budget; False (and nothing charged) when spent.

@@ -155,7 +155,7 @@ class SimulatorServer:
     def set_config(self, **changes) -> SimConfig:
         return self.app.set_config(**changes)
 
-    def start(self) -> "SimulatorServer":
+    def start(self) -> SimulatorServer:
         self._httpd = _HTTPServer((self.host, self.port), self.app)
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
@@ -173,7 +173,7 @@ class SimulatorServer:
             self._thread.join(timeout=5)
         self._httpd = self._thread = None
 
-    def __enter__(self) -> "SimulatorServer":
+    def __enter__(self) -> SimulatorServer:
         return self if self._httpd is not None else self.start()
 
     def __exit__(self, *exc) -> None:

@@ -5,6 +5,7 @@ import datetime as dt
 import os
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def namespace(redis_client):
 def write_credentials(path: Path, *, daily_requests: int = 1000, daily_records: int = 100_000,
                       project: str = "climate", name: str = "climate-key",
                       access_end: dt.date | None = None, secret: str | None = None) -> Path:
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     access_end = access_end or today + dt.timedelta(days=600)
     path.write_text(
         f"[credentials.{name}]\n"
@@ -95,9 +96,9 @@ def harvest_env(redis_url, namespace, simulator_url, credentials_file, tmp_path)
 @pytest.fixture
 def fleets(harvest_env, tmp_path):
     """Start worker fleets (`tiktok-harvest worker`); all are stopped at the end."""
-    started = []
+    started: list[Fleet] = []
 
-    def start(processes: int = 1, threads: int = 4, env: dict | None = None, prefix: list[str] = ()) -> Fleet:
+    def start(processes: int = 1, threads: int = 4, env: dict | None = None, prefix: Sequence[str] = ()) -> Fleet:
         fleet = Fleet(env or harvest_env, processes=processes, threads=threads,
                       log_path=tmp_path / f"workers-{len(started)}.log", prefix=list(prefix)).start()
         started.append(fleet)

@@ -49,6 +49,7 @@ def _run(task_type, payload: dict, handle) -> None:
     later when the work cannot go on now."""
     task = _decode(task_type, payload)
     message = CurrentMessage.get_current_message()
+    assert message is not None  # actors run under the CurrentMessage middleware
     ctx = get_context()
     with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
         try:
@@ -59,7 +60,7 @@ def _run(task_type, payload: dict, handle) -> None:
         except Busy as busy:
             _later(ctx, message, busy.wait_s, "busy")
             # Nothing ran: not a delivery that counts against the message (CrashedDeliveries).
-            message.gave_way = True
+            message.gave_way = True  # type: ignore[attr-defined]  # a MessageProxy, which takes attributes
         except LeaseLost:
             _later(ctx, message, 0.0, "hold_lost")
         except (redis.ConnectionError, redis.TimeoutError) as error:
@@ -85,7 +86,9 @@ def _park(ctx: WorkerContext, harvest_id: str, unit: str, message, wait: QuotaWa
     old token as its predecessor, so if it wakes before the hand-over (this thread stalled)
     it takes the unit over itself instead of being dropped."""
     ctx.store.park(harvest_id, unit)
-    metrics.quota_wait(ctx.store.plan(harvest_id).credential, wait.why)
+    plan = ctx.store.plan(harvest_id)
+    assert plan is not None  # loaded (and cached) by the handler that raised QuotaWait
+    metrics.quota_wait(plan.credential, wait.why)
     jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait.wait_s / 10))
     delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, jitter_s))
     old, new = lease_token(message), uuid.uuid4().hex
@@ -131,4 +134,4 @@ def declare(broker: dramatiq.Broker) -> None:
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
     ):
         if actor_name not in broker.actors:
-            dramatiq.actor(fn, actor_name=actor_name, queue_name=queue_name, broker=broker)
+            dramatiq.actor(actor_name=actor_name, queue_name=queue_name, broker=broker)(fn)

@@ -6,7 +6,8 @@ an outage (wait, probe, resume) from a unit that fails on its own (retry, split)
 """
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import structlog
 
@@ -74,7 +75,7 @@ def paid_call(
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
                 raise QuotaWait(_throttled(ctx, work), "throttled") from None
-            if outage_sign:
+            if outage_sign and isinstance(error, TransientError):  # only a TransientError has outage_sign
                 _failed(ctx, work, error, grant.probe)
             ctx.store.count(plan.id, "errors")
             raise

@@ -123,6 +123,7 @@ class TikTokClient:
         except PermanentError as error:
             if user_outcome(error.status, error.reason) is None:
                 raise
+            assert error.status is not None  # user_outcome answers only for a 400
             return *decode_user_body(error.body, error.status), error.body
         return *decode_user_body(response.content, response.status_code), response.content
 

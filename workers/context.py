@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import dramatiq
 import httpx
 import redis as redis_lib
+from dramatiq.brokers.redis import RedisBroker
 
 from workers.client import TikTokClient, make_http_client
 from workers.config import Settings, get_settings
@@ -44,7 +45,9 @@ def build_context(
     redis: redis_lib.Redis | None = None,
     http: httpx.Client | None = None,
 ) -> WorkerContext:
-    redis = redis if redis is not None else broker.client
+    if redis is None:
+        assert isinstance(broker, RedisBroker), "without `redis`, the broker's Redis client is used"
+        redis = broker.client
     keys = Keys(settings.namespace)
     http = http or make_http_client(settings.api_base_url)
     client = TikTokClient(http)

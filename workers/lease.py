@@ -143,7 +143,7 @@ class UnitLeases:
         sent_at = self._clock()
         results = self._renew(keys=[d.key for d in deliveries],
                               args=[int(self.hold_s * 1000), *(d.id for d in deliveries)])
-        for delivery, held in zip(deliveries, results):
+        for delivery, held in zip(deliveries, results, strict=True):
             if held:
                 delivery.confirmed_at = max(delivery.confirmed_at, sent_at)
             elif not delivery.lost:

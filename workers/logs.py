@@ -10,6 +10,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import Processor
 
 from workers.redaction import scrub, scrub_data
 
@@ -56,7 +57,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         # Plain tracebacks: rich's pretty ones print local variables, which may hold secrets.
         else structlog.dev.ConsoleRenderer(exception_formatter=scrubbed_plain_traceback)
     )
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

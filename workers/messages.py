@@ -12,14 +12,14 @@ PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
 USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 
-ROUTES = {
+ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     PageTask: (PAGES_QUEUE, PAGE_ACTOR),
     UserTask: (USERS_QUEUE, USER_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
 }
 
 
-def build(task) -> dramatiq.Message:
+def build(task: PageTask | UserTask | SubmitHarvest) -> dramatiq.Message:
     queue_name, actor_name = ROUTES[type(task)]
     return dramatiq.Message(
         queue_name=queue_name,

@@ -65,7 +65,7 @@ def _do_page(ctx: WorkerContext, task: PageTask, work: Work, retries: int) -> No
         path = storage.source_dir(plan) / name
         paid_by = work.reservation or ""
     ctx.quota.settle(plan.credential, plan.id, task.unit, paid_by, len(page.videos))
-    downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
     records = store_records(ctx, work, task, page, downloaded_at)
     if "users" in plan.collect:
@@ -106,7 +106,7 @@ def store_records(ctx: WorkerContext, work: Work, task: PageTask, page: VideoPag
         log.warning("videos_without_id", harvest=plan.id, unit=task.unit, count=len(page.videos) - len(videos))
     owned = ctx.store.claim(work.delivery, [video_id for video_id, _ in videos])
     mine, seen = [], set()
-    for (video_id, video), is_mine in zip(videos, owned):
+    for (video_id, video), is_mine in zip(videos, owned, strict=True):
         # TikTok can repeat a video on one page too: keep its first appearance.
         if is_mine and video_id not in seen:
             seen.add(video_id)

@@ -8,7 +8,7 @@ import time
 import msgspec
 
 from schemas.spec import HarvestPlan
-from schemas.status import HarvestStatus
+from schemas.status import HarvestState, HarvestStatus
 from workers import lua
 from workers.keys import Keys
 from workers.lease import Delivery, hold_lost
@@ -130,7 +130,7 @@ class HarvestStore:
         if not usernames:
             return []
         known = self._redis.smismember(self.keys.users_requested(harvest), usernames)
-        return [name for name, seen in zip(usernames, known) if not seen]
+        return [name for name, seen in zip(usernames, known, strict=True) if not seen]
 
     def mark_users_requested(self, harvest: str, usernames: list[str]) -> None:
         if usernames:
@@ -232,6 +232,13 @@ class HarvestStore:
             forget_at=forget_at,
         )
 
+    def registered_status(self, harvest: str) -> HarvestStatus:
+        """`status` of a harvest the caller knows to be registered (say, one it submitted)."""
+        status = self.status(harvest)
+        if status is None:
+            raise LookupError(f"harvest {harvest!r} is not registered")
+        return status
+
 
 def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> float:
     """When a failed harvest may be forgotten (unless replayed or purged first): `retention_s`
@@ -241,9 +248,11 @@ def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> flo
     return round(last + retention_s, 3)
 
 
-def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int) -> str:
-    if meta.get("state") in ("paused", "cancelled"):
-        return meta["state"]
+def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int) -> HarvestState:
+    if meta.get("state") == "paused":
+        return "paused"
+    if meta.get("state") == "cancelled":
+        return "cancelled"
     if stats.get("dead_letters", 0) > 0:
         return "failed"
     if finished_at is not None:

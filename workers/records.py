@@ -15,6 +15,7 @@ import functools
 import math
 import unicodedata
 import urllib.parse
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -88,15 +89,15 @@ def id_string(value: Any) -> str | None:
 def iso_utc(moment: datetime.datetime) -> str:
     """ISO 8601 in UTC with a Z, to the second. A naive datetime is taken as UTC."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def unix_to_iso(seconds: int | float | None) -> str | None:
     if seconds is None or isinstance(seconds, bool):
         return None
     try:
-        moment = datetime.datetime.fromtimestamp(math.floor(seconds), datetime.timezone.utc)
+        moment = datetime.datetime.fromtimestamp(math.floor(seconds), datetime.UTC)
     except (OverflowError, OSError, ValueError):
         return None  # nonsense time: leave datePublished out rather than fail the page
     return iso_utc(moment)
@@ -394,6 +395,6 @@ def user_record(
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 
-def encode_records(records: list[VideoRecord | PersonRecord]) -> bytes:
+def encode_records(records: Sequence[VideoRecord | PersonRecord]) -> bytes:
     """One JSON array, UTF-8 (not ASCII-escaped); the same records give the same bytes."""
     return _ENCODER.encode(records)

@@ -20,7 +20,8 @@ What is masked (by MASK):
 import json
 import re
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 # Not "[redacted]": the command line prints through rich, which would take square brackets

@@ -45,14 +45,14 @@ def _do_user(ctx: WorkerContext, task: UserTask, work: Work) -> None:
             path = storage.source_dir(plan) / name
             paid_by = work.reservation or ""
         ctx.quota.settle(plan.credential, plan.id, task.unit, paid_by, 1)
-        downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+        downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
     else:
         # TikTok could only answer "cannot find the user", and asking would spend quota. No
         # answer, so no raw body; the record holds no counts, so no download time shows in
         # it and the harvest's submission time stands in (the same bytes on every attempt).
         log.warning("username_not_requested", harvest=plan.id, username=usernames.escape(username))
         outcome, info = "unknown", None
-        downloaded_at = dt.datetime.fromtimestamp(plan.submitted_at, dt.timezone.utc)
+        downloaded_at = dt.datetime.fromtimestamp(plan.submitted_at, dt.UTC)
     record = user_record(username, info, outcome, plan, downloaded_at)
     storage.write_records(plan, name, encode_records([record]), fence=work.fence)
     metrics.user_answered(plan.project, outcome)

@@ -40,9 +40,9 @@ def ground_truth(simulator_url: str, plan: HarvestPlan) -> set[str]:
     return set(response.json()["ids"])
 
 
-def stored_video_ids(data_dir: Path, plan: HarvestPlan) -> collections.Counter:
+def stored_video_ids(data_dir: Path, plan: HarvestPlan) -> collections.Counter[str]:
     """Every video record in the harvest's records folder, counted (a count above 1 is a duplicate)."""
-    seen = collections.Counter()
+    seen: collections.Counter[str] = collections.Counter()
     for path in Storage(data_dir).records_dir(plan).glob("tiktok_videos_*.json"):
         for record in json.loads(path.read_bytes()):
             seen[record["@id"].removeprefix("iCANDID_tiktok_")] += 1
@@ -80,6 +80,7 @@ def truth_authors(simulator_url: str, ids: set[str], data_dir: Path, plan: Harve
 
 def assert_exact(store: HarvestStore, simulator_url: str, data_dir: Path, harvest_id: str) -> None:
     plan = store.plan(harvest_id)
+    assert plan is not None
     truth = ground_truth(simulator_url, plan)
     stored = stored_video_ids(data_dir, plan)
     missing = truth - set(stored)
@@ -89,6 +90,7 @@ def assert_exact(store: HarvestStore, simulator_url: str, data_dir: Path, harves
     assert not extra, f"{len(extra)} videos stored that do not match, e.g. {sorted(extra)[:5]}"
     assert not duplicated, f"{len(duplicated)} videos stored more than once, e.g. {list(duplicated.items())[:5]}"
     status = store.status(harvest_id)
+    assert status is not None
     assert status.state == "done" and status.records == len(truth)
     assert status.windows_done == status.windows_total
     authors = truth_authors(simulator_url, truth, data_dir, plan)

@@ -120,6 +120,7 @@ def test_sigkilled_worker_is_restarted_and_the_harvest_is_still_exact(harvest_en
     # Quota: the bucket counted every request TikTok saw, and a killed worker's in-flight calls
     # at most once more (a call can die after its quota was taken, before it was sent).
     plan = store.plan(harvest_id)
+    assert plan is not None
     sent = stats["clients"]["key-climate-key"]["requests"]
     counted = int(redis_client.hget(Keys(namespace).quota(plan.credential), "requests"))
     # Requests counted as going out sit in between: taken from the bucket, then counted just
@@ -192,7 +193,7 @@ def test_refused_key_dead_letters_with_reason_and_replay_resumes(harvest_env, re
     assert len(letters) == 6 and {letter["payload"]["page"] for letter in letters} == {0}
     assert all("client key or secret refused" in letter["reason"] for letter in letters)
     assert "revoked-by-tiktok" not in json.dumps(letters)
-    assert store.status(harvest_id).requests == 0  # a refused token costs no research quota
+    assert store.registered_status(harvest_id).requests == 0  # a refused token costs no research quota
 
     write_credentials(credentials, daily_requests=5000, secret="a-fresh-secret")
     replayed = cli("dead", "replay", harvest_id, env=env)
@@ -281,11 +282,12 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
     store = HarvestStore(redis_client, Keys(namespace))
     deadline = time.monotonic() + 90
     while int(redis_client.hget(Keys(namespace).quota("climate-key"), "requests") or 0) < 400 \
-            or store.status(first_id).state != "waiting_for_quota" or store.status(second_id).state != "waiting_for_quota":
+            or store.registered_status(first_id).state != "waiting_for_quota" \
+            or store.registered_status(second_id).state != "waiting_for_quota":
         assert time.monotonic() < deadline, (store.status(first_id), store.status(second_id))
         time.sleep(0.2)
     time.sleep(1)
-    shares = [store.status(harvest).requests for harvest in (first_id, second_id)]
+    shares = [store.registered_status(harvest).requests for harvest in (first_id, second_id)]
     assert sum(shares) == 400, shares
     assert abs(shares[0] - shares[1]) <= 1, shares
 

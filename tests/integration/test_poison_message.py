@@ -40,17 +40,17 @@ def test_a_message_that_kills_every_worker_it_meets_is_dead_lettered_with_its_re
     with simulator_switches(simulator_url, latency_ms=4000):  # each delivery is in its call when killed
         while kills < MAX_CRASHED_DELIVERIES:
             fleet = fleets(processes=1, threads=1, env=env)
-            wait_until(lambda: deliveries_started() > kills, 60, f"delivery {kills + 1}")
+            wait_until(lambda done=kills: deliveries_started() > done, 60, f"delivery {kills + 1}")
             (worker,) = fleet.worker_pids()
             os.kill(worker, signal.SIGKILL)  # the message "kills its worker"
             kills += 1
             fleet.child.process.wait(60)
         fleet = fleets(processes=1, threads=1, env=env)
-        wait_until(lambda: store.status("poison").state == "failed", 60, "the dead letter")
+        wait_until(lambda: store.registered_status("poison").state == "failed", 60, "the dead letter")
     letters = json.loads(cli("dead", "list", "poison", "--json", env=env).stdout)
     (letter,) = letters
     assert f"died during {MAX_CRASHED_DELIVERIES} deliveries in a row" in letter["reason"]
     assert letter["payload"]["page"] == 0
     assert deliveries_started() == 0
     # It was not run a fourth time: no more requests than the killed deliveries made.
-    assert store.status("poison").requests <= MAX_CRASHED_DELIVERIES
+    assert store.registered_status("poison").requests <= MAX_CRASHED_DELIVERIES

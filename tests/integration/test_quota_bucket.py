@@ -50,7 +50,7 @@ def run_processes(url, namespace, *, processes=8, offset_s=0.0, want=50, seconds
         assert worker.exitcode == 0
     if by_harvest:
         return {harvest: sum(row[1] for row in totals if row[0] == harvest) for harvest in harvests}
-    return [sum(column) for column in zip(*(row[1:] for row in totals))]
+    return [sum(column) for column in zip(*(row[1:] for row in totals), strict=True)]
 
 
 def seconds_to_midnight(client) -> float:

@@ -20,7 +20,7 @@ regions: ["BE", "NL"]
 period: 20240101-20240331
 """
 
-YESTERDAY = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 
 REFUSALS = [
     ("does not parse", "id: [unclosed\n", "file"),
@@ -108,7 +108,7 @@ def test_secrets_never_reach_output_or_redis(harvest_env, redis_client, namespac
 
 
 def test_a_period_reaching_the_last_two_days_is_accepted_with_a_warning(harvest_env, tmp_path):
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     spec = tmp_path / "recent.yaml"
     spec.write_text(VALID.replace("20240101-20240331", f"{today - dt.timedelta(days=20):%Y%m%d}-{today:%Y%m%d}"))
     result = cli("submit", str(spec), env=harvest_env)

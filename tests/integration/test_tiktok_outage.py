@@ -27,7 +27,8 @@ def test_a_minute_of_tiktok_down_costs_a_few_dozen_requests_and_the_harvest_ends
     with simulator_switches(simulator_url, latency_ms=40, outage_status=0, outage_mode=mode):
         harvest_id = submit(harvest_env)
         fleet = fleets(processes=2, threads=4)
-        wait_until(lambda: store.status(harvest_id).users_done >= 100, 90, "mid-harvest")  # chains and profiles in flight
+        # chains and profiles in flight
+        wait_until(lambda: store.registered_status(harvest_id).users_done >= 100, 90, "mid-harvest")
         before = research_requests(simulator_url)
         httpx.post(f"{simulator_url}/_sim/config",
                    json={"outage_status": 503, "outage_for_s": OUTAGE_S}).raise_for_status()

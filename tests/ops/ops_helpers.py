@@ -60,7 +60,8 @@ def _metric_calls(path: Path) -> dict[str, set[str]]:
         labels_node = node.args[2] if len(node.args) > 2 else next(
             (kw.value for kw in node.keywords if kw.arg == "labelnames"), None
         )
-        labels = {elt.value for elt in getattr(labels_node, "elts", []) if isinstance(elt, ast.Constant)}
+        labels = {elt.value for elt in getattr(labels_node, "elts", [])
+                  if isinstance(elt, ast.Constant) and isinstance(elt.value, str)}
         for exposed in _exposed_names(kind, name.value):
             found[exposed] = labels | ({"le"} if exposed.endswith("_bucket") else set())
     return found
@@ -89,7 +90,7 @@ def known_metrics() -> dict[str, set[str]]:
     assert "dramatiq_message_errors_total" in theirs, "Dramatiq's Prometheus middleware changed its metrics"
     # Multi-process gauges in mode "all" carry a pid label.
     theirs = {name: labels | {"pid"} for name, labels in theirs.items()}
-    scrape = {name: set() for name in ("up", "scrape_duration_seconds", "scrape_samples_scraped")}
+    scrape: dict[str, set[str]] = {name: set() for name in ("up", "scrape_duration_seconds", "scrape_samples_scraped")}
     return {**scrape, **theirs, **ours}
 
 
@@ -206,6 +207,7 @@ def check_cli_invocation(args: list[str]) -> None:
     """The subcommand exists, every --flag is in its --help, and Click parses the values
     (types, choices) without running anything."""
     import typer
+    import typer.core
 
     from harvest_cli.main import app
 
@@ -216,6 +218,7 @@ def check_cli_invocation(args: list[str]) -> None:
     for flag in (arg.split("=", 1)[0] for arg in rest if arg.startswith("--")):
         assert flag in offered, f"`tiktok-harvest {subcommand}` has no {flag} (it offers {sorted(offered)})"
     group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)  # an app of several commands
     command = group.commands.get(subcommand)
     assert command is not None, f"`tiktok-harvest` has no command {subcommand!r}"
     with group.make_context("tiktok-harvest", [subcommand], resilient_parsing=True) as parent:

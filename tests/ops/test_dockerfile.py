@@ -37,7 +37,8 @@ def test_dockerfile_is_multi_stage_on_python_311_slim():
     ]
     assert len(bases) >= 2, "build and runtime should be separate stages"
     assert all(base == "python:3.11-slim" for base in bases), bases
-    stage_names = [arguments.split()[-1] for keyword, arguments in instructions if keyword == "FROM" and " AS " in arguments.upper()]
+    stage_names = [arguments.split()[-1] for keyword, arguments in instructions
+                   if keyword == "FROM" and " AS " in arguments.upper()]
     copied_from = [a for k, a in final_stage() if k == "COPY" and a.startswith("--from=")]
     assert copied_from and all(a.split()[0].split("=", 1)[1] in stage_names for a in copied_from), copied_from
 

@@ -77,7 +77,8 @@ def test_required_alerts_exist_and_are_complete():
     quota = exprs["TikTokQuotaNearlySpent"]
     assert "tiktok_quota_requests_remaining" in quota and 'tiktok_queue_depth{queue="pages"}' in quota
     assert "increase(tiktok_dead_letters_total[15m])) > 0" in exprs["TikTokDeadLetters"]
-    assert "tiktok_queue_depth" in exprs["TikTokFleetStalled"] and "tiktok_api_requests_total" in exprs["TikTokFleetStalled"]
+    assert "tiktok_queue_depth" in exprs["TikTokFleetStalled"]
+    assert "tiktok_api_requests_total" in exprs["TikTokFleetStalled"]
     assert 'outcome!~"ok|RateLimited"' in exprs["TikTokApiErrorRatioHigh"]
     for name, rule in alerts.items():
         assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), f"{name} needs a for: duration"
@@ -89,7 +90,8 @@ def test_required_alerts_exist_and_are_complete():
 def test_every_alert_has_firing_and_quiet_unit_tests():
     document = load_yaml(ALERTS_TEST)
     assert document["rule_files"] == [ALERTS.name]
-    fires, quiet = set(), set()
+    fires: set[str] = set()
+    quiet: set[str] = set()
     for case in document["tests"]:
         for check in case.get("alert_rule_test", []):
             (fires if check.get("exp_alerts") else quiet).add(check["alertname"])

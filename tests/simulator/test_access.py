@@ -82,7 +82,7 @@ def _set_clock_to(http, when: dt.datetime):
 
 def test_daily_quota_and_reset_at_utc_midnight(http):
     http.post("/_sim/config", json={"daily_requests": 3})
-    midnight = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
     _set_clock_to(http, midnight - dt.timedelta(seconds=30))
     headers = auth(http)
     for _ in range(5):  # token requests never count
@@ -105,7 +105,7 @@ def test_daily_quota_and_reset_at_utc_midnight(http):
 
 def test_quota_reset_lag_keeps_429_after_midnight(http):
     http.post("/_sim/config", json={"daily_requests": 1, "quota_reset_lag_s": 120})
-    midnight = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
     _set_clock_to(http, midnight - dt.timedelta(seconds=30))
     headers = auth(http)
     assert video_query(http, headers).status_code == 200
@@ -138,7 +138,7 @@ def test_user_info_fields_and_statuses(sim, http):
     assert user("vrtnws", "username").status_code == 400
     assert http.post(USER_PATH, json={"username": "vrtnws"}, headers=headers).status_code == 400
 
-    by_status = {}
+    by_status: dict[str, str] = {}
     for account in corpus.accounts:
         by_status.setdefault(corpus.user_status(account.username), account.username)
     expected = {"private": "is private", "restricted": "API cannot return this user's information"}

@@ -1,6 +1,7 @@
 """Each fault switch produces its documented response; harvests under faults stay exact."""
 
 import time
+from typing import Any
 
 import pytest
 
@@ -9,7 +10,7 @@ from simulator.faults import SimConfig
 from tests.simulator.conftest import fresh_client
 
 QUERY_PATH = "/v2/research/video/query/"
-BODY = {"query": FEATURED_QUERY, "start_date": "20240201", "end_date": "20240229", "max_count": 100}
+BODY: dict[str, Any] = {"query": FEATURED_QUERY, "start_date": "20240201", "end_date": "20240229", "max_count": 100}
 
 
 @pytest.fixture

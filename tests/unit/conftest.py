@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import dramatiq
@@ -66,7 +67,7 @@ def video(n: int, username: str | None = "alice", **fields) -> dict:
 def page_body(videos: list[dict], *, cursor: int | None, has_more: bool,
               search_id: str | int | None = None) -> bytes:
     """A video query answer exactly as TikTok frames it (ids stay exact: Python's json)."""
-    data = {"videos": videos, "cursor": cursor, "has_more": has_more}
+    data: dict[str, object] = {"videos": videos, "cursor": cursor, "has_more": has_more}
     if search_id is not None:
         data["search_id"] = search_id
     return json.dumps({"data": data, "error": {"code": "ok", "message": "",
@@ -160,7 +161,7 @@ class FakeTikTok:
 
 def write_credentials(path: Path, *, daily_requests: int = 1000, daily_records: int = 100_000,
                       today: dt.date | None = None) -> Path:
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     path.write_text(
         f"[credentials.{CREDENTIAL}]\n"
         f'project = "climate"\n'
@@ -175,7 +176,7 @@ def write_credentials(path: Path, *, daily_requests: int = 1000, daily_records: 
 
 
 @pytest.fixture
-def fake() -> fakeredis.FakeRedis:
+def fake() -> Iterator[fakeredis.FakeRedis]:
     """A Redis of this test's own."""
     client = fakeredis.FakeRedis()
     yield client

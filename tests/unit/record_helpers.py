@@ -12,7 +12,7 @@ from workers.records import (
     encode_records,
 )
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 DOWNLOADED = datetime.datetime(2024, 6, 10, 8, 30, 15, 123456, tzinfo=UTC)
 DOWNLOADED_ISO = "2024-06-10T08:30:15Z"
 BIG_ID = 7354321098765432123  # > 2^53: a float would turn it into ...432192

@@ -80,7 +80,7 @@ def test_fetch_page_parks_on_empty_bucket(global_context, plan, tiktok, fake, cu
     message = page_message(plan, retries=2)
     current(message)
     before = time.time() * 1000
-    assert actors.fetch_page(message.args[0]) is None  # handled: the original is acknowledged
+    actors.fetch_page(message.args[0])  # handled, no exception: the original is acknowledged
 
     assert tiktok.research_calls() == []
     assert queued(fake, "pages") == []
@@ -160,7 +160,7 @@ def test_park_delay_is_the_wait_plus_jitter_and_capped(global_context, plan, fak
     actors._park(ctx, plan.id, "page:w", message, QuotaWait(30 * 86400))
     after = time.time() * 1000
     delays = sorted(m.options["eta"] for m in queued(fake, "pages.DQ"))
-    for eta, expected_s in zip(delays, (2, 33, 3610)):
+    for eta, expected_s in zip(delays[:3], (2, 33, 3610), strict=True):
         assert before + expected_s * 1000 - 1000 <= eta <= after + expected_s * 1000
     assert actors.MAX_PARK_S * 1000 - 1000 <= delays[3] - before <= actors.MAX_PARK_S * 1000 + 1000
     assert ctx.store.status(plan.id).quota_waits == 4

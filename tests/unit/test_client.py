@@ -76,7 +76,8 @@ def test_token_without_expires_in_lives_two_hours(api, client):
 
 @pytest.mark.parametrize("status", [200, 401])
 def test_token_refusal_invalid_client_is_credential_rejected(api, client, status):
-    api.post(TOKEN).respond(status, json={"error": "invalid_client", "error_description": "Client key or secret is incorrect.",
+    api.post(TOKEN).respond(status, json={"error": "invalid_client",
+                                          "error_description": "Client key or secret is incorrect.",
                                           "log_id": "LOG1"})
     with pytest.raises(CredentialRejected) as caught:
         client.request_token(CLIENT_KEY, CLIENT_SECRET)
@@ -343,7 +344,8 @@ def test_token_failures_never_mention_the_secret(api, client, answer):
     assert CLIENT_SECRET not in said
 
 
-@pytest.mark.parametrize("answer", RESEARCH_FAILURES, ids=lambda a: type(a).__name__ + str(getattr(a, "status_code", "")))
+@pytest.mark.parametrize("answer", RESEARCH_FAILURES,
+                         ids=lambda a: type(a).__name__ + str(getattr(a, "status_code", "")))
 def test_research_failures_never_mention_the_token(api, client, answer):
     said = _said_on_failure(api, VIDEO_QUERY, answer, lambda: client.query_videos(ACCESS_TOKEN, BODY))
     assert ACCESS_TOKEN not in said and "Bearer" not in said

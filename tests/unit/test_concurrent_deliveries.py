@@ -15,6 +15,7 @@ A parked message's hand-over, the third race, is at the end."""
 
 import json
 from collections import Counter
+from collections.abc import Callable
 
 import dramatiq
 import httpx
@@ -113,7 +114,8 @@ def instrument(ctx, stepper: Stepper) -> None:
                 setattr(part, name, stepper.wrap(name, getattr(part, name)))
 
 
-HANDLERS = {"pages": (PageTask, handle_page), "users": (UserTask, handle_user)}
+HANDLERS: dict[str, tuple[type, Callable[..., None]]] = {
+    "pages": (PageTask, handle_page), "users": (UserTask, handle_user)}
 
 
 def deliver(ctx, queue: str, message: dict) -> str:
@@ -153,7 +155,8 @@ def drain(new_ctx, fake) -> None:
 
 def outcome(ctx, plan) -> dict:
     """What a researcher would find, checked for consistency on the way."""
-    stored, authors = Counter(), {}
+    stored: Counter[str] = Counter()
+    authors: dict[str, tuple[str, str | None]] = {}
     records_dir, source_dir = ctx.storage.records_dir(plan), ctx.storage.source_dir(plan)
     for path in sorted(records_dir.glob("tiktok_videos_*.json")):
         raw_ids = {str(v["id"]) for v in json.loads((source_dir / path.name).read_bytes())["data"]["videos"]}
@@ -201,8 +204,11 @@ def race(settings, tmp_path, monkeypatch):
         start(plan, s, broker, redis=fake)
         # Bring the harvest to the unit under test: page 0 first, for the users' race.
         if unit_queue == "users":
-            deliver(new_ctx(), "pages", pop(fake, "pages"))
+            first_page = pop(fake, "pages")
+            assert first_page is not None
+            deliver(new_ctx(), "pages", first_page)
         message = pop(fake, unit_queue)
+        assert message is not None
         if second == "same message":
             other = message
         else:

@@ -38,7 +38,7 @@ def answers() -> dict:
     def vids(*numbers):
         return [video(n, username=AUTHORS[n % 3]) for n in numbers]
 
-    pages = {}
+    pages: dict[tuple[str, str, int | None], bytes] = {}
     for window, base in (("20240130-20240229", 0), ("20240101-20240129", 20)):
         start, end = window.split("-")
         pages[(start, end, None)] = page_body(vids(base + 1, base + 2, 5 if base == 0 else 40, base + 3),
@@ -139,7 +139,8 @@ def harvest(settings, broker, fake, transport, plan_spec, fuse: Fuse, monkeypatc
 
 
 def outcome(ctx, plan) -> dict:
-    stored, authors = Counter(), {}
+    stored: Counter[str] = Counter()
+    authors: dict[str, tuple[str, str | None]] = {}
     for path in ctx.storage.records_dir(plan).glob("tiktok_videos_*.json"):
         for record in json.loads(path.read_bytes()):
             stored[record["@id"]] += 1
@@ -166,7 +167,8 @@ def run(tmp_path, name, settings_factory, fake_factory, broker_factory, plan_fac
             holder["plan"] = plan_factory(ctx, settings)
 
     crashes = harvest(settings, broker, fake, httpx.MockTransport(tiktok), None, fuse, monkeypatch, register)
-    ctx = build_context(settings, broker, redis=fake, http=httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(tiktok)))
+    ctx = build_context(settings, broker, redis=fake,
+                        http=httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(tiktok)))
     bucket = ctx.quota.peek("climate-key")
     return outcome(ctx, holder["plan"]), crashes, fuse.ticks, tiktok.research_calls, bucket.requests_used
 

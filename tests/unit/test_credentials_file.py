@@ -28,7 +28,7 @@ FIELDS = {
 }
 
 
-def toml(name: str = "climate-key", **changes) -> str:
+def toml(name: str = "climate-key", /, **changes) -> str:
     fields = {**FIELDS, **changes}
     lines = [f"[credentials.{name}]"] + [f"{key} = {value}" for key, value in fields.items() if value is not None]
     return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@ recorded with its reason and marks its harvest failed; replaying it sends the sa
 id again and the harvest resumes."""
 
 import time
+from typing import Any
 
 import dramatiq
 import httpx
@@ -32,7 +33,7 @@ from workers.middleware.dead_letters import (
 )
 from workers.pages import handle_page
 
-TASK = dict(window=WINDOW, page=0)
+TASK: dict[str, Any] = dict(window=WINDOW, page=0)
 
 
 def failed_proxy(plan, *, failed=True, redis_message_id="redis-id-1") -> MessageProxy:

@@ -142,7 +142,7 @@ def test_finishing_expands_every_hostile_author_from_its_own_profile(ctx, plan, 
     recorded = {person["@id"]: person for person in persons(ctx, plan).values()}
     page = json.loads(files(ctx.storage.records_dir(plan))[PAGE])
     videos = {int(record["@id"].rsplit("_", 1)[1]) - BIG: record for record in page}
-    for n, username in enumerate(HOSTILE, start=1):
+    for n, _ in enumerate(HOSTILE, start=1):
         author = videos[n]["author"]
         person = recorded[author["@id"]]
         assert person["alternateName"] == author["alternateName"]

@@ -50,16 +50,16 @@ def test_failures_across_units_mean_an_outage_and_the_units_wait_instead_of_retr
         with pytest.raises(ServerSideError) as caught:  # one failing unit could be its own problem
             handle_page(ctx, task, "m", 0)
         assert not caught.value.isolated or task is tasks[0]
-    with pytest.raises(QuotaWait) as caught:
+    with pytest.raises(QuotaWait) as waited:
         handle_page(ctx, tasks[OUTAGE_AFTER_UNITS - 1], "m", 0)
-    assert caught.value.why == "api_down" and caught.value.wait_s == pytest.approx(FIRST_PROBE_S, abs=0.1)
+    assert waited.value.why == "api_down" and waited.value.wait_s == pytest.approx(FIRST_PROBE_S, abs=0.1)
 
     # Every other call waits for the probe, without a request.
     requests = bucket(ctx, plan).requests_used
-    with pytest.raises(QuotaWait) as caught:
+    with pytest.raises(QuotaWait) as waited:
         handle_page(ctx, tasks[0], "m", 1)
-    assert caught.value.why == "api_down"
-    assert FIRST_PROBE_S <= caught.value.wait_s <= FIRST_PROBE_S * 1.5 + 0.1  # after the probe's answer
+    assert waited.value.why == "api_down"
+    assert FIRST_PROBE_S <= waited.value.wait_s <= FIRST_PROBE_S * 1.5 + 0.1  # after the probe's answer
     assert bucket(ctx, plan).requests_used == requests
     assert all(ctx.store.window_state(plan.id, w) == "open" for w in WINDOWS)  # nothing split
     # What `status` shows of the credential: TikTok looks down, and when the next probe goes.

@@ -40,7 +40,8 @@ from workers.pages import handle_page
 
 SERVER_FAILURES = {
     "500": lambda: response(500, error_body("internal_error", "Something went wrong")),
-    "504-html": lambda: response(504, b"<html><body>504 Gateway Time-out</body></html>", **{"Content-Type": "text/html"}),
+    "504-html": lambda: response(504, b"<html><body>504 Gateway Time-out</body></html>",
+                                 **{"Content-Type": "text/html"}),
     "timeout": lambda: httpx.ReadTimeout("timed out"),
 }
 

@@ -61,7 +61,7 @@ def test_429_pauses_briefly_then_three_in_a_row_spend_the_credential(ctx, plan, 
     limited = response(429, error_body("rate_limit_exceeded", "API rate limit exceeded"))
     tiktok.add_video(START, END, None, limited, limited, limited)
     waits = []
-    for attempt in range(3):
+    for _ in range(3):
         with pytest.raises(QuotaWait) as caught:
             handle_page(ctx, first(plan), "m0", 0)  # the parked message comes back with the same id
         waits.append(caught.value.wait_s)
@@ -97,7 +97,8 @@ def test_one_burst_of_429s_across_the_fleet_does_not_spend_the_day(ctx, make_pla
 def test_a_success_ends_the_429_streak(ctx, make_plan, tiktok, fake):
     plan = make_plan(collect=["videos"])
     limited = response(429, error_body("rate_limit_exceeded"))
-    tiktok.add_video(START, END, None, limited, limited, page_body([video(1)], cursor=100, has_more=True, search_id="S"))
+    tiktok.add_video(START, END, None, limited, limited,
+                     page_body([video(1)], cursor=100, has_more=True, search_id="S"))
     tiktok.add_video(START, END, 100, limited)
     for _ in range(2):
         with pytest.raises(QuotaWait):
@@ -111,7 +112,8 @@ def test_a_success_ends_the_429_streak(ctx, make_plan, tiktok, fake):
 
 
 def test_reserved_records_are_refunded_to_what_the_page_used(ctx, plan, tiktok, fake):
-    tiktok.add_video(START, END, None, page_body([video(3), video(2), video(1)], cursor=100, has_more=True, search_id="S"))
+    tiktok.add_video(START, END, None,
+                     page_body([video(3), video(2), video(1)], cursor=100, has_more=True, search_id="S"))
     handle_page(ctx, first(plan), "m0", 0)
     view = bucket(ctx, plan)
     assert (view.requests_used, view.records_used) == (1, 3)
@@ -167,7 +169,8 @@ def test_bucket_reopens_at_utc_midnight_and_old_reservations_refund_nothing(ctx,
     after = QuotaBucket(fake, ctx.keys, clock_offset_s=before_midnight + 2.0)  # 00:00:01, the next day
     grant = after.take(plan.credential, limits, plan.id, "u3", 100)
     assert grant.granted and (grant.requests_left, grant.records_left) == (1, limits.daily_records - 100)
-    assert after.settle(plan.credential, plan.id, "u1", "u1", 0) == 0  # yesterday's reservation: nothing to give back today
+    # yesterday's reservation: nothing to give back today
+    assert after.settle(plan.credential, plan.id, "u1", "u1", 0) == 0
     assert after.peek(plan.credential, limits).records_used == 100
 
 

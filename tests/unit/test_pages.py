@@ -48,7 +48,7 @@ def test_page_stores_raw_body_and_records_under_deterministic_names(ctx, plan, t
     tiktok.add_video(START, END, None, raw)
     handle_page(ctx, first(plan), "m0", 0)
 
-    today = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d")
+    today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
     data = ctx.settings.data_dir
     assert source(ctx, plan) == data / "source_records" / "TikTok" / plan.id / today
     assert records(ctx, plan) == data / "records" / "TikTok" / plan.id / "new" / today
@@ -114,9 +114,9 @@ def test_whole_chain_cursor_search_id_duplicates_users_and_done(ctx, plan, tikto
     assert (status.state, status.users_requested, status.finished_at) == ("running", 4, None)
 
     for message in take(fake, "users"):
-        task = user_tasks([message])[0]
-        tiktok.add_user(task.username, user_body())
-        handle_user(ctx, task, message.message_id)
+        user_task = user_tasks([message])[0]
+        tiktok.add_user(user_task.username, user_body())
+        handle_user(ctx, user_task, message.message_id)
     status = ctx.store.status(plan.id)
     assert status.state == "done" and status.finished_at is not None
     assert (status.records, status.pages, status.users_done, status.requests) == (5, 4, 4, 8)

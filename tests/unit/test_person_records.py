@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.api import UserInfo, Video
-from schemas.records import PersonRecord
+from schemas.records import PersonRecord, VideoRecord
 from tests.unit.record_helpers import (
     DOWNLOADED,
     DOWNLOADED_ISO,
@@ -113,7 +113,7 @@ def test_a_name_no_account_can_have_still_gets_a_record_of_its_own(username, key
 
 
 def test_encode_records_is_one_utf8_array_and_deterministic():
-    records = [
+    records: list[VideoRecord | PersonRecord] = [
         video_record(Video(id=1, video_description="Ça va? 你好"), PLAN, DOWNLOADED),
         user_record("ghost", None, "unknown", PLAN, DOWNLOADED),
     ]
@@ -133,7 +133,7 @@ def test_encode_records_is_one_utf8_array_and_deterministic():
 
 # --- properties over arbitrary API objects ---------------------------------------------------
 
-_text = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=("Cs",))))
+_text = st.one_of(st.none(), st.text(alphabet=st.characters(blacklist_categories=["Cs"])))
 _count = st.one_of(st.none(), st.integers(min_value=0, max_value=2**63 - 1))
 _videos = st.builds(
     Video,

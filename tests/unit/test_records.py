@@ -251,6 +251,7 @@ def test_endtime_in_utc_from_any_timezone_and_naive():
         datetime.datetime(2024, 6, 10, 8, 30, 15),  # naive is taken as UTC
     ):
         rec = video_record(Video(id=1, view_count=1), PLAN, moment)
+        assert rec.interactionStatistic is not None
         assert rec.interactionStatistic[0].endTime == DOWNLOADED_ISO
 
 

@@ -61,7 +61,8 @@ def test_a_bearer_value_is_masked_even_when_it_is_not_a_tiktok_token():
 
 
 def test_credentials_in_urls_inside_a_text_are_masked():
-    assert scrub("cannot reach redis://:hunter2@redis.test:6379/0 now") == f"cannot reach redis://{MASK}@redis.test:6379/0 now"
+    assert (scrub("cannot reach redis://:hunter2@redis.test:6379/0 now")
+            == f"cannot reach redis://{MASK}@redis.test:6379/0 now")
 
 
 @pytest.mark.parametrize("text", [
@@ -91,7 +92,8 @@ def test_a_named_tuple_is_scrubbed_into_a_plain_one():
 
 
 def test_registering_never_fails_whatever_a_value_holds():
-    register_credentials([SimpleNamespace(client_key="\ud800rdx-surrogate-key", client_secret="rdx-\u00e9\u0000-secret")])
+    register_credentials([SimpleNamespace(client_key="\ud800rdx-surrogate-key",
+                                          client_secret="rdx-\u00e9\u0000-secret")])
     assert scrub("got rdx-\u00e9\u0000-secret and rdx-%C3%A9%00-secret") == f"got {MASK} and {MASK}"
 
 

@@ -172,7 +172,7 @@ def test_a_message_that_fails_for_good_is_kept_in_the_dead_letter_queue_scrubbed
 
 
 def test_generated_ids_in_options_are_left_exactly_as_they_are(broker):
-    message = dramatiq.Message(queue_name="q", actor_name="a", args=(), kwargs={}, options={
+    message: dramatiq.Message[None] = dramatiq.Message(queue_name="q", actor_name="a", args=(), kwargs={}, options={
         "redis_message_id": "clt.not-really", "lease_token": f"Bearer {TOKEN}", "predecessor": CLIENT_SECRET,
         "traceback": f"boom {TOKEN}", "nested": {"why": [CLIENT_SECRET]}, "retries": 2})
     SecretRedaction().before_enqueue(broker, message, None)

@@ -11,7 +11,7 @@ from producers.spec import SpecRefused, validate
 from schemas.credentials import Credential
 from schemas.query import Condition, Query
 
-NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC).timestamp()
 TODAY = dt.date(2025, 6, 15)
 
 
@@ -43,8 +43,8 @@ def refused_field(data: dict, credentials=CREDS) -> str:
 
 
 def test_accounts_keywords_hashtags_or_ed_and_regions_and_ed():
-    data = spec(accounts=["@alice", "bob_2", " @c.d "], keywords=["klimaat", "#klimaat", " #ClimateStrike", "hitte golf"],
-                regions=["be", " nl "])
+    data = spec(accounts=["@alice", "bob_2", " @c.d "],
+                keywords=["klimaat", "#klimaat", " #ClimateStrike", "hitte golf"], regions=["be", " nl "])
     assert query_of(data) == {
         "and": [{"field_name": "region_code", "operation": "IN", "field_values": ["BE", "NL"]}],
         "or": [

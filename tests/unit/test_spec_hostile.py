@@ -20,7 +20,7 @@ from schemas.credentials import Credential
 from schemas.spec import MAX_TERM_CHARS, MAX_TERMS, HarvestPlan
 from workers.credentials import load_credentials
 
-NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC).timestamp()
 CREDS = {"climate-a": Credential(project="climate", client_key="k", client_secret="s",
                                  access_start=dt.date(2025, 1, 1), access_end=dt.date(2026, 12, 31))}
 FUZZ = settings(max_examples=200, deadline=None, database=None,
@@ -490,7 +490,7 @@ def cli(tmp_path, monkeypatch):
     import harvest_cli.common
     import harvest_cli.main
 
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     credentials = tmp_path / "credentials.toml"
     credentials.write_text(f'[credentials.climate-key]\nproject = "climate"\nclient_key = "k"\n'
                            f'client_secret = "S3CRET-cli"\naccess_start = {today - dt.timedelta(days=30)}\n'
@@ -510,7 +510,7 @@ def cli(tmp_path, monkeypatch):
         result = CliRunner().invoke(harvest_cli.main.app, ["submit", str(path)], env=env)
         return result, connections
 
-    run.credentials_file = credentials
+    run.credentials_file = credentials  # type: ignore[attr-defined]  # read by a test: the file the command uses
     return run
 
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 import fakeredis
 import pytest
+from cryptography.fernet import InvalidToken
 
 import workers.tokens as tokens_module
 from schemas.credentials import Credential
@@ -179,7 +180,7 @@ def test_token_written_under_another_secret_is_treated_as_absent(redis, endpoint
     assert endpoint.calls[-1] == ("KEY-climate", NEW_SECRET)
     stored = redis.get(KEYS.token(NAME))
     assert b"clt.fleet-token-2" in fernet_for(credential(NEW_SECRET)).decrypt(stored)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidToken):
         fernet_for(credential(SECRET)).decrypt(stored)
 
 

@@ -177,9 +177,9 @@ def prune(redis, keys, keep_s: float, now: float | None = None) -> int:
         groups[letter.harvest_id].append(letter)
     harvests = [harvest for harvest in groups if harvest]
     with redis.pipeline(transaction=False) as pipe:
-        for harvest in harvests:
-            pipe.exists(keys.plan(harvest))
-        registered = {harvest for harvest, exists in zip(harvests, pipe.execute()) if exists}
+        for harvest_id in harvests:
+            pipe.exists(keys.plan(harvest_id))
+        registered = {harvest for harvest, exists in zip(harvests, pipe.execute(), strict=True) if exists}
     stale = []
     for harvest, letters in groups.items():
         if harvest is None:  # letters of no harvest: each by its own age
