@@ -78,15 +78,19 @@ class Bench:
     def close(self) -> None:
         self.simulator.stop()
 
-    def run(self, spec: dict, *, processes: int, threads: int) -> RunResult:
+    def namespace(self) -> tuple[str, Settings, dict]:
+        """A fresh namespace for one run: its settings and the environment of its fleet."""
         namespace = f"bench-{uuid.uuid4().hex[:8]}"
-        data_dir = self.workdir / namespace
-        settings = Settings(redis_url=self.redis_url, api_base_url=self.api_url, data_dir=data_dir,
+        settings = Settings(redis_url=self.redis_url, api_base_url=self.api_url, data_dir=self.workdir / namespace,
                             credentials_file=self.credentials, namespace=namespace, metrics_port=0)
-        client = redis.Redis.from_url(self.redis_url)
         env = dict(os.environ, REDIS_URL=self.redis_url, TIKTOK_API_BASE_URL=self.api_url,
-                   HARVEST_DATA_DIR=str(data_dir), HARVEST_CREDENTIALS_FILE=str(self.credentials),
+                   HARVEST_DATA_DIR=str(settings.data_dir), HARVEST_CREDENTIALS_FILE=str(self.credentials),
                    HARVEST_NAMESPACE=namespace, HARVEST_METRICS_PORT="0", LOG_LEVEL="WARNING")
+        return namespace, settings, env
+
+    def run(self, spec: dict, *, processes: int, threads: int) -> RunResult:
+        namespace, settings, env = self.namespace()
+        client = redis.Redis.from_url(self.redis_url)
         fleet = Fleet(env, processes=processes, threads=threads, log_path=self.workdir / f"{namespace}.log").start()
         store = HarvestStore(client, Keys(namespace))
         try:

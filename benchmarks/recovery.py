@@ -3,7 +3,6 @@
 import os
 import signal
 import time
-import uuid
 
 import redis
 
@@ -11,7 +10,6 @@ from benchmarks.fleet_run import Bench, wait_for_workers
 from harvest_cli.processes import Fleet
 from producers.submit import prepare, start
 from workers.broker import build_broker
-from workers.config import Settings
 from workers.keys import Keys
 from workers.progress import HarvestStore
 
@@ -19,12 +17,7 @@ from workers.progress import HarvestStore
 def measure_recovery(bench: Bench, spec: dict) -> tuple[float, float]:
     """Kill the only worker mid-harvest, start another; returns (seconds until the dead
     worker's unacknowledged messages were back on the queue, seconds until the harvest was done)."""
-    namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    settings = Settings(redis_url=bench.redis_url, api_base_url=bench.api_url, data_dir=bench.workdir / namespace,
-                        credentials_file=bench.credentials, namespace=namespace, metrics_port=0)
-    env = dict(os.environ, REDIS_URL=bench.redis_url, TIKTOK_API_BASE_URL=bench.api_url,
-               HARVEST_DATA_DIR=str(settings.data_dir), HARVEST_CREDENTIALS_FILE=str(bench.credentials),
-               HARVEST_NAMESPACE=namespace, HARVEST_METRICS_PORT="0", LOG_LEVEL="WARNING")
+    namespace, settings, env = bench.namespace()
     client = redis.Redis.from_url(bench.redis_url)
     store = HarvestStore(client, Keys(namespace))
     heartbeats = f"{namespace}:__heartbeats__"

@@ -1,9 +1,7 @@
 """What a harvest keeps in Redis: MEMORY USAGE summed over its keys while it runs, when it is
 done, and once the per-video claims' day of grace is over (what stays for the retention)."""
 
-import os
 import time
-import uuid
 from dataclasses import dataclass
 
 import redis
@@ -12,7 +10,6 @@ from benchmarks.fleet_run import Bench, wait_for_workers
 from harvest_cli.processes import Fleet
 from producers.submit import prepare, start
 from workers.broker import build_broker
-from workers.config import Settings
 from workers.keys import Keys
 from workers.progress import HarvestStore
 
@@ -37,12 +34,7 @@ def harvest_bytes(client, keys: Keys, harvest: str) -> dict[str, int]:
 
 
 def measure_redis_memory(bench: Bench, spec: dict, *, processes: int = 2, threads: int = 4) -> MemoryResult:
-    namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    settings = Settings(redis_url=bench.redis_url, api_base_url=bench.api_url, data_dir=bench.workdir / namespace,
-                        credentials_file=bench.credentials, namespace=namespace, metrics_port=0)
-    env = dict(os.environ, REDIS_URL=bench.redis_url, TIKTOK_API_BASE_URL=bench.api_url,
-               HARVEST_DATA_DIR=str(settings.data_dir), HARVEST_CREDENTIALS_FILE=str(bench.credentials),
-               HARVEST_NAMESPACE=namespace, HARVEST_METRICS_PORT="0", LOG_LEVEL="WARNING")
+    namespace, settings, env = bench.namespace()
     client = redis.Redis.from_url(bench.redis_url)
     keys = Keys(namespace)
     store = HarvestStore(client, keys)

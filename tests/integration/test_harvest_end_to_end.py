@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import cli
 from tests.integration.harvest_checks import DEMO_SPEC, assert_exact, wait_for_state
+from tests.redis_dump import redis_dump
 from workers.keys import Keys
 from workers.progress import HarvestStore
 
@@ -63,30 +64,11 @@ def test_two_worker_processes_store_exactly_the_matching_set(harvest_env, redis_
     # Neither the client secret nor the access token (TikTok's start with "clt.") is anywhere
     # in Redis, in clear, or in the workers' logs.
     secret = credentials_file.read_text().split('client_secret = "')[1].split('"')[0].encode()
-    dump = redis_dump(redis_client, namespace)
+    dump = redis_dump(redis_client, f"{namespace}:*")
     assert b"clt." not in dump and secret not in dump
     assert redis_client.exists(Keys(namespace).token("climate-key"))  # it is there, encrypted
     logs = b"".join(path.read_bytes() for path in tmp_path.glob("workers-*.log"))
     assert b"clt." not in logs and secret not in logs
-
-
-def redis_dump(client, namespace) -> bytes:
-    """Every key and value under the namespace, as one byte string."""
-    parts = []
-    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
-        parts.append(key)
-        kind = client.type(key)
-        if kind == b"string":
-            parts.append(client.get(key))
-        elif kind == b"hash":
-            parts.extend(b"%s=%s" % item for item in client.hgetall(key).items())
-        elif kind == b"set":
-            parts.extend(client.smembers(key))
-        elif kind == b"list":
-            parts.extend(client.lrange(key, 0, -1))
-        elif kind == b"zset":
-            parts.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
-    return b"\n".join(parts)
 
 
 @pytest.mark.parametrize("faults", [{}, {k: v / 2 if k.endswith("rate") else v for k, v in FAULTS.items()}],

@@ -20,6 +20,7 @@ from dramatiq.middleware import Retries
 from schemas.api import VideoQueryBody
 from schemas.messages import PageTask
 from schemas.query import Condition, Query
+from tests.redis_dump import redis_dump
 from tests.unit.conftest import (
     BASE_URL,
     CLIENT_KEY,
@@ -66,23 +67,7 @@ def everything_said(error: BaseException) -> str:
 
 
 def dump(redis) -> str:
-    """Every key and every value in the Redis, whatever their type, as one text."""
-    out = []
-    for key in redis.scan_iter(match="*"):
-        out.append(key)
-        kind = redis.type(key)
-        if kind == b"string":
-            out.append(redis.get(key))
-        elif kind == b"hash":
-            for field, value in redis.hgetall(key).items():
-                out += [field, value]
-        elif kind == b"set":
-            out += list(redis.smembers(key))
-        elif kind == b"list":
-            out += redis.lrange(key, 0, -1)
-        elif kind == b"zset":
-            out += redis.zrange(key, 0, -1)
-    return b"\n".join(out).decode("utf-8", "replace")
+    return redis_dump(redis).decode("utf-8", "replace")
 
 
 # --- the client's exceptions ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ from cryptography.fernet import InvalidToken
 
 import workers.tokens as tokens_module
 from schemas.credentials import Credential
+from tests.redis_dump import redis_dump
 from workers.errors import TransientError
 from workers.keys import Keys
 from workers.tokens import TokenCache, fernet_for
@@ -62,32 +63,12 @@ def cache(redis, endpoint, clock) -> TokenCache:
     return TokenCache(redis, KEYS, endpoint, clock=clock)
 
 
-def dump(redis) -> list[bytes]:
-    """Every key and every value in the Redis, whatever their type."""
-    out = []
-    for key in redis.keys("*"):
-        out.append(key)
-        kind = redis.type(key)
-        if kind == b"string":
-            out.append(redis.get(key))
-        elif kind == b"hash":
-            for field, value in redis.hgetall(key).items():
-                out += [field, value]
-        elif kind == b"set":
-            out += list(redis.smembers(key))
-        elif kind == b"list":
-            out += redis.lrange(key, 0, -1)
-        elif kind == b"zset":
-            out += redis.zrange(key, 0, -1)
-    return out
-
-
 def test_token_is_stored_only_encrypted(redis, endpoint, clock):
     token = cache(redis, endpoint, clock).get(NAME, credential())
     assert token == "clt.fleet-token-1"
     assert endpoint.calls == [("KEY-climate", SECRET)]
     assert redis.keys("*") == [KEYS.token(NAME).encode()]  # the refresh lock is gone again
-    everything = b"\n".join(dump(redis))
+    everything = redis_dump(redis)
     for plain in (token, SECRET, "fleet-token"):
         assert plain.encode() not in everything
     stored = redis.get(KEYS.token(NAME))
