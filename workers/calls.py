@@ -56,7 +56,8 @@ def paid_call(
             ctx.leases.ensure(work.delivery)
         except TransientError as error:
             ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
-            _failed(ctx, work, error, grant.probe)
+            if error.outage_sign:  # the OAuth endpoint down; not another worker refreshing
+                _failed(ctx, work, error, grant.probe)
             raise
         except BaseException:
             ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
