@@ -20,8 +20,8 @@ from workers.errors import (
     TokenInvalid,
     TransientError,
 )
+from workers.journey import Work
 from workers.quota import reservation
-from workers.unit import Work
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

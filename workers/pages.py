@@ -1,13 +1,11 @@
-"""A page's journey, top to bottom: one page of one window's video search.
+"""The video search endpoint on the journey (workers/journey.py): one page of one window's
+search per unit.
 
-  begin (skip if done, its window replaced or another message owns it; hold it) → fetch
-  (or reuse the stored body) → store raw page → claim and store records → follow-ups
-  (authors, next cursor) → done.
-
-Every step is safe to repeat after a crash at any line: names are derived from the logical
-page, the stored body is reused instead of a new call, claims are per page, and follow-up
-duplicates are dropped by the lease on the page they name. Two deliveries of one page never
-work at once, and one that lost its hold is stopped before its next effect (workers/lease.py).
+A page's answer is stored raw under the logical page's name; its videos are claimed (each
+video belongs to the first page that claims it) and written as records; its authors are
+asked for beside the page chains; the next page follows while TikTok says there is more. A
+window whose calls keep failing on their own is split in two, a search whose id keeps
+expiring is started afresh.
 """
 
 import datetime as dt
@@ -18,16 +16,15 @@ from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import PageTask, UserTask
 from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
-from workers import messages, metrics, windows
+from workers import journey, messages, metrics, windows
 from workers.calls import paid_call
 from workers.client import decode_video_page
 from workers.context import WorkerContext
 from workers.errors import SearchExpired, TransientError
-from workers.finish import harvest_finished
+from workers.journey import Endpoint, Work
 from workers.progress import RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage
-from workers.unit import Work, unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -37,47 +34,48 @@ RESTART_AFTER_RETRIES = 3
 MAX_RESTARTS = 5
 
 
+class VideoPages(Endpoint[PageTask, VideoPage]):
+    name = "video_query"
+
+    def window(self, task: PageTask) -> str:
+        return task.window
+
+    def raw_name(self, task: PageTask) -> str:
+        return Storage.page_name(task.window, task.page)
+
+    def fetch(self, ctx: WorkerContext, work: Work, task: PageTask) -> tuple[tuple[VideoPage, bytes], str]:
+        return fetch(ctx, work, task)
+
+    def decode(self, raw: bytes) -> VideoPage:
+        return decode_video_page(raw)
+
+    def records_used(self, answer: VideoPage) -> int:
+        return len(answer.videos)
+
+    def replace_failing(self, ctx: WorkerContext, work: Work, task: PageTask, error: TransientError,
+                        retries: int) -> bool:
+        return replace_failing_window(ctx, work, task, error, retries)
+
+    def store(self, ctx: WorkerContext, work: Work, task: PageTask, answer: VideoPage,
+              downloaded_at: dt.datetime) -> int:
+        return store_records(ctx, work, task, answer, downloaded_at)
+
+    def follow_up(self, ctx: WorkerContext, work: Work, task: PageTask, answer: VideoPage) -> None:
+        if "users" in work.plan.collect:
+            request_authors(ctx, work.plan, answer)
+        if answer.has_more:
+            messages.send(ctx.broker, next_page(task, answer, ctx.settings.max_count))
+
+    def complete(self, ctx: WorkerContext, work: Work, task: PageTask, answer: VideoPage, records: int) -> bool:
+        metrics.page_stored(work.plan.project, records)
+        return ctx.store.page_done(work.delivery, task.window, records, window_ended=not answer.has_more)
+
+
+PAGES = VideoPages()
+
+
 def handle_page(ctx: WorkerContext, task: PageTask, token: str, retries: int, *, predecessor: str = "") -> None:
-    """`token`: the lease token the message carries (its id, or a parked copy's own);
-    `predecessor`: the token a parked copy may succeed."""
-    with unit_of_work(ctx, task.harvest_id, task.unit, task.window, token, predecessor) as work:
-        if work is not None:
-            _do_page(ctx, task, work, retries)
-
-
-def _do_page(ctx: WorkerContext, task: PageTask, work: Work, retries: int) -> None:
-    store, storage, plan, delivery = ctx.store, ctx.storage, work.plan, work.delivery
-    name = Storage.page_name(task.window, task.page)
-    # A body stored by an earlier attempt is reused: no second API call, and the same
-    # videos the first attempt may already have claimed.
-    raw = storage.read_raw(plan, name) if work.fetched else None
-    if raw is None:
-        try:
-            (page, raw), paid_by = fetch(ctx, work, task)
-        except TransientError as error:
-            if replace_failing_window(ctx, work, task, error, retries):
-                return
-            raise
-        path = storage.write_raw(plan, name, raw, fence=work.fence)
-        store.mark_fetched(delivery, paid_by)
-    else:
-        page = decode_video_page(raw)
-        path = storage.source_dir(plan) / name
-        paid_by = work.reservation or ""
-    ctx.quota.settle(plan.credential, plan.id, task.unit, paid_by, len(page.videos))
-    downloaded_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
-
-    records = store_records(ctx, work, task, page, downloaded_at)
-    if "users" in plan.collect:
-        request_authors(ctx, plan, page)
-    ended = not page.has_more
-    if not ended:
-        messages.send(ctx.broker, next_page(task, page, ctx.settings.max_count))
-    metrics.page_stored(plan.project, records)
-    finished = store.page_done(delivery, task.window, records, window_ended=ended)
-    work.completed = True
-    if finished:
-        harvest_finished(ctx, plan)
+    journey.run(ctx, PAGES, task, task.unit, task.harvest_id, token, retries, predecessor)
 
 
 def fetch(ctx: WorkerContext, work: Work, task: PageTask) -> tuple[tuple[VideoPage, bytes], str]:

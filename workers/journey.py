@@ -1,0 +1,183 @@
+"""The one journey every unit of work takes, whatever research endpoint it calls:
+
+  begin (skip if done, its window replaced or another message owns it; hold it) → the
+  answer (reuse the stored one, or pay for a call and store it raw) → records → follow-ups
+  → done → finish the harvest if this was its last unit.
+
+What differs between endpoints — the request and its decoding, which file the answer goes
+to, which records it makes, which follow-ups it sends, how it is counted done — is an
+`Endpoint` (workers/pages.py, workers/users.py). Every step is safe to repeat after a crash
+at any line: names derive from the logical unit, a stored answer is reused instead of a new
+call (and the reservation that paid for it settled), and two deliveries of one unit never
+work at once: one that lost its hold is stopped before its next effect (workers/lease.py).
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import structlog
+
+from schemas.spec import HarvestPlan
+from workers.context import WorkerContext
+from workers.errors import PermanentError, TransientError
+from workers.finish import finish_if_unfinished, harvest_finished
+from workers.lease import Busy, Delivery, UnitLeases
+
+log = structlog.get_logger(__name__)
+
+TaskT = TypeVar("TaskT")
+AnswerT = TypeVar("AnswerT")
+
+
+@dataclass
+class Work:
+    """One delivery's work on one unit, while it holds the unit."""
+
+    plan: HarvestPlan
+    delivery: Delivery
+    reservation: str | None  # the quota reservation of the unit's stored answer, if one is stored
+    leases: UnitLeases
+    completed: bool = False  # the unit was marked done (which removed its lease)
+
+    @property
+    def fetched(self) -> bool:
+        return self.reservation is not None
+
+    def fence(self) -> None:
+        """Raises LeaseLost unless this delivery still holds the unit (before a file write)."""
+        self.leases.ensure(self.delivery)
+
+
+class Endpoint(Generic[TaskT, AnswerT]):
+    """What one research endpoint does differently; the journey does the rest."""
+
+    name: str  # the `endpoint` label of metrics
+
+    def window(self, task: TaskT) -> str:
+        """The window the unit belongs to ('' for none): a unit of a replaced window ends."""
+        return ""
+
+    def raw_name(self, task: TaskT) -> str:
+        """The file its answer is stored under in source_records/."""
+        raise NotImplementedError
+
+    def known_without_asking(self, work: Work, task: TaskT) -> AnswerT | None:
+        """An answer that needs no call (and no quota), if there is one."""
+        return None
+
+    def fetch(self, ctx: WorkerContext, work: Work, task: TaskT) -> tuple[tuple[AnswerT, bytes], str]:
+        """Pay for one call (workers/calls.py): ((decoded answer, body as received), reservation)."""
+        raise NotImplementedError
+
+    def decode(self, raw: bytes) -> AnswerT:
+        """A stored answer, decoded again."""
+        raise NotImplementedError
+
+    def records_used(self, answer: AnswerT) -> int:
+        """Records the answer counts against the day's budget."""
+        raise NotImplementedError
+
+    def replace_failing(self, ctx: WorkerContext, work: Work, task: TaskT, error: TransientError,
+                        retries: int) -> bool:
+        """A call keeps failing: replace the unit's chain (split a window, restart a search).
+        True when it was replaced and this unit has nothing more to do."""
+        return False
+
+    def store(self, ctx: WorkerContext, work: Work, task: TaskT, answer: AnswerT, downloaded_at: dt.datetime) -> int:
+        """Write the unit's records (fenced: `work.fence`); returns how many are new."""
+        raise NotImplementedError
+
+    def follow_up(self, ctx: WorkerContext, work: Work, task: TaskT, answer: AnswerT) -> None:
+        """Send the work this answer leads to (safe to send twice: duplicates are dropped)."""
+
+    def complete(self, ctx: WorkerContext, work: Work, task: TaskT, answer: AnswerT, records: int) -> bool:
+        """Mark the unit done (fenced); True when it was the harvest's last unit."""
+        raise NotImplementedError
+
+
+def run(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], task: TaskT, unit: str, harvest_id: str,
+        token: str, retries: int, predecessor: str = "") -> None:
+    """One delivery of `task`. `token`: the lease token its message carries (its id, or a
+    parked copy's own); `predecessor`: the token a parked copy may succeed."""
+    with unit_of_work(ctx, harvest_id, unit, endpoint.window(task), token, predecessor) as work:
+        if work is None:
+            return
+        got = _answer(ctx, endpoint, work, task, retries)
+        if got is None:
+            return  # the unit's chain was replaced
+        answer, downloaded_at = got
+        records = endpoint.store(ctx, work, task, answer, downloaded_at)
+        endpoint.follow_up(ctx, work, task, answer)
+        finished = endpoint.complete(ctx, work, task, answer, records)
+        work.completed = True
+        if finished:
+            harvest_finished(ctx, work.plan)
+
+
+def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, task: TaskT,
+            retries: int) -> tuple[AnswerT, dt.datetime] | None:
+    """The unit's answer and when it was downloaded: stored by an earlier attempt (no second
+    call, and the same records the first attempt may already have claimed), or paid for now."""
+    plan, storage = work.plan, ctx.storage
+    known = endpoint.known_without_asking(work, task)
+    if known is not None:
+        # No answer from TikTok, so no raw file; the submission time stands in for the
+        # download time, the same on every attempt.
+        return known, dt.datetime.fromtimestamp(plan.submitted_at, dt.UTC)
+    name = endpoint.raw_name(task)
+    raw = storage.read_raw(plan, name) if work.fetched else None
+    if raw is None:
+        try:
+            (answer, raw), paid_by = endpoint.fetch(ctx, work, task)
+        except TransientError as error:
+            if endpoint.replace_failing(ctx, work, task, error, retries):
+                return None
+            raise
+        path = storage.write_raw(plan, name, raw, fence=work.fence)
+        ctx.store.mark_fetched(work.delivery, paid_by)
+    else:
+        answer = endpoint.decode(raw)
+        path = storage.source_dir(plan) / name
+        paid_by = work.reservation or ""
+    ctx.quota.settle(plan.credential, plan.id, work.delivery.unit, paid_by, endpoint.records_used(answer))
+    return answer, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+
+
+@contextmanager
+def unit_of_work(ctx: WorkerContext, harvest_id: str, unit: str, window: str, token: str,
+                 predecessor: str = "") -> Iterator[Work | None]:
+    """One atomic check-and-hold (workers/lease.py), the work while the hold lasts, the hold
+    let go. Yields the Work when this delivery may do the unit, None when there is nothing to
+    do: a unit that is done is acknowledged without a call (and its harvest finished, if a
+    crash came between the two); a unit whose window was replaced, or that another message
+    owns, is dropped; a unit another delivery runs now is put off (`Busy`)."""
+    begun = ctx.leases.begin(harvest_id, unit, window, token, predecessor)
+    if begun.verdict == "unknown":
+        raise PermanentError(f"unknown harvest {harvest_id}")
+    if begun.verdict == "busy":
+        raise Busy(begun.wait_s)
+    if begun.verdict == "purged":
+        log.info("message_for_purged_harvest_dropped", harvest=harvest_id, unit=unit)
+        yield None
+        return
+    plan = ctx.store.plan(harvest_id, begun.generation)
+    if plan is None:  # purged between the two reads
+        yield None
+        return
+    if begun.verdict == "done":
+        finish_if_unfinished(ctx, plan)
+        yield None
+        return
+    if begun.verdict == "closed" and not begun.window_state:
+        log.error("page_for_unknown_window", harvest=harvest_id, window=window)
+    if begun.delivery is None:  # closed or dropped: this chain ended, or the owner does it
+        yield None
+        return
+    work = Work(plan, begun.delivery, begun.reservation, ctx.leases)
+    try:
+        yield work
+    finally:
+        ctx.leases.end(work.delivery, completed=work.completed)
