@@ -6,9 +6,9 @@ import time
 from producers.submit import prepare
 from schemas.api import VideoQueryBody
 from workers import windows
-from workers.client import TikTokClient, make_http_client
 from workers.config import Settings
 from workers.credentials import load_credentials
+from workers.tiktok.client import TikTokClient, make_http_client
 
 
 def sequential_harvest(spec: dict, settings: Settings) -> tuple[float, int]:

@@ -24,9 +24,9 @@ from dramatiq.middleware import CurrentMessage
 from schemas.messages import PageTask, SubmitHarvest, UserTask
 from workers import messages, metrics
 from workers.context import WorkerContext, get_context
-from workers.errors import PermanentError, QuotaWait
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
+from workers.tiktok.errors import PermanentError, QuotaWait
 from workers.users import handle_user
 
 log = structlog.get_logger(__name__)

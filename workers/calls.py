@@ -13,15 +13,15 @@ import structlog
 
 from workers import metrics
 from workers.context import WorkerContext
-from workers.errors import (
+from workers.journey import Work
+from workers.quota import reservation
+from workers.tiktok.errors import (
     ApiError,
     QuotaWait,
     RateLimited,
     TokenInvalid,
     TransientError,
 )
-from workers.journey import Work
-from workers.quota import reservation
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

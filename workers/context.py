@@ -7,7 +7,6 @@ import httpx
 import redis as redis_lib
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.client import TikTokClient, make_http_client
 from workers.config import Settings, get_settings
 from workers.credentials import CredentialStore
 from workers.keys import Keys
@@ -15,7 +14,8 @@ from workers.lease import UnitLeases
 from workers.progress import HarvestStore
 from workers.quota import QuotaBucket
 from workers.storage import Storage
-from workers.tokens import TokenCache
+from workers.tiktok.client import TikTokClient, make_http_client
+from workers.tiktok.tokens import TokenCache
 
 
 @dataclass

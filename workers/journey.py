@@ -22,9 +22,9 @@ import structlog
 
 from schemas.spec import HarvestPlan
 from workers.context import WorkerContext
-from workers.errors import PermanentError, TransientError
 from workers.finish import finish_if_unfinished, harvest_finished
 from workers.lease import Busy, Delivery, UnitLeases
+from workers.tiktok.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 

@@ -39,7 +39,7 @@ class Keys:
 
     def quota_failing(self, credential: str) -> str:
         """Sorted set: harvest|unit -> when its last call failed with an outage sign, until a
-        call of it succeeds (see quota_api_failed.lua)."""
+        call of it succeeds (see workers/quota/api_failed.lua)."""
         return f"{self.namespace}:quota:{credential}:failing"
 
     def quota_active(self, credential: str) -> str:

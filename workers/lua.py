@@ -1,13 +1,20 @@
-"""Loads the Lua scripts shipped beside this package, registered once per Redis client."""
+"""Loads Lua scripts shipped as package data, registered once per Redis client.
+
+Scripts sit beside the code that runs them: the harvest state's in `workers/lua/`, the quota
+bucket's in `workers/quota/`, the token cache's in `workers/tiktok/`.
+"""
 
 from functools import cache
 from importlib import resources
 
 
 @cache
-def source(name: str) -> str:
-    return resources.files("workers").joinpath("lua", f"{name}.lua").read_text()
+def source(name: str, package: str = "workers", folder: str = "lua") -> str:
+    location = resources.files(package)
+    if folder:
+        location = location.joinpath(folder)
+    return location.joinpath(f"{name}.lua").read_text()
 
 
-def register(redis, name: str):
-    return redis.register_script(source(name))
+def register(redis, name: str, package: str = "workers", folder: str = "lua"):
+    return redis.register_script(source(name, package, folder))

@@ -18,13 +18,13 @@ from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
 from workers import journey, messages, metrics, windows
 from workers.calls import paid_call
-from workers.client import decode_video_page
 from workers.context import WorkerContext
-from workers.errors import SearchExpired, TransientError
 from workers.journey import Endpoint, Work
 from workers.progress import RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage
+from workers.tiktok.client import decode_video_page
+from workers.tiktok.errors import SearchExpired, TransientError
 
 log = structlog.get_logger(__name__)
 

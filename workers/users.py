@@ -14,11 +14,11 @@ from schemas.api import UserInfo
 from schemas.messages import UserTask
 from workers import journey, metrics
 from workers.calls import paid_call
-from workers.client import decode_user_body
 from workers.context import WorkerContext
 from workers.journey import Endpoint, Work
 from workers.records import encode_records, user_record
 from workers.storage import Storage
+from workers.tiktok.client import decode_user_body
 
 log = structlog.get_logger(__name__)
 

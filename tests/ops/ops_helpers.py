@@ -103,7 +103,7 @@ def queue_names() -> set[str]:
 def api_outcomes() -> set[str]:
     """Values of tiktok_api_requests_total's outcome label: "ok" or an ApiError class name
     (workers/calls.py labels failures with type(error).__name__)."""
-    from workers import errors
+    from workers.tiktok import errors
 
     classes = {errors.ApiError}
     pending = [errors.ApiError]

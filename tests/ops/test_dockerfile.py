@@ -146,7 +146,7 @@ def test_dockerignore_keeps_secrets_data_and_caches_out():
                  "credentials.toml", "ops/demo-credentials.toml", "workers/__pycache__/config.cpython-311.pyc",
                  ".pytest_cache/v/cache", ".hypothesis/examples/x", "icandid_tiktok_harvest.egg-info/PKG-INFO"):
         assert dockerignored(path), f"{path} would be sent to the Docker build"
-    for path in ("pyproject.toml", "README.md", "workers/lua/quota_take.lua", "harvest_cli/main.py",
+    for path in ("pyproject.toml", "README.md", "workers/quota/take.lua", "harvest_cli/main.py",
                  "ops/Dockerfile"):
         assert not dockerignored(path), f"{path} is needed by the build but ignored"
 

@@ -21,7 +21,7 @@ from tests.unit.conftest import (
     video,
 )
 from workers import actors, messages
-from workers.errors import QuotaWait
+from workers.tiktok.errors import QuotaWait
 
 
 def exhaust(ctx, plan):

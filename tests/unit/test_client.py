@@ -1,4 +1,4 @@
-"""TikTokClient (workers/client.py) against a mocked TikTok (respx): requests, decoding and
+"""TikTokClient (workers/tiktok/client.py) against a mocked TikTok (respx): requests, decoding and
 the sorting of every failure into the error the fleet acts on."""
 
 import json
@@ -19,8 +19,8 @@ from tests.unit.conftest import (
     VIDEO_QUERY,
     error_body,
 )
-from workers.client import TikTokClient
-from workers.errors import (
+from workers.tiktok.client import TikTokClient
+from workers.tiktok.errors import (
     CredentialRejected,
     PermanentError,
     RateLimited,

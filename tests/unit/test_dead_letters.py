@@ -23,7 +23,6 @@ from tests.unit.conftest import (
     video,
 )
 from workers import messages
-from workers.errors import PermanentError, ServerSideError
 from workers.middleware.dead_letters import (
     DeadLetter,
     DeadLetters,
@@ -32,6 +31,7 @@ from workers.middleware.dead_letters import (
     replay,
 )
 from workers.pages import handle_page
+from workers.tiktok.errors import PermanentError, ServerSideError
 
 TASK: dict[str, Any] = dict(window=WINDOW, page=0)
 

@@ -9,9 +9,9 @@ import pytest
 from schemas.messages import PageTask
 from tests.unit.conftest import error_body, page_body, queued, video
 from tests.unit.page_helpers import bucket, response
-from workers.errors import QuotaWait, ServerSideError, Unreachable
 from workers.pages import handle_page
-from workers.quota import FIRST_PROBE_S, MAX_PROBE_S, OUTAGE_AFTER_UNITS
+from workers.quota.bucket import FIRST_PROBE_S, MAX_PROBE_S, OUTAGE_AFTER_UNITS
+from workers.tiktok.errors import QuotaWait, ServerSideError, Unreachable
 
 PERIOD = "20240101-20240331"  # three windows: three chains at once
 WINDOWS = {"20240301-20240331": ("20240301", "20240331"), "20240130-20240229": ("20240130", "20240229"),

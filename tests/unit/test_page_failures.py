@@ -27,14 +27,14 @@ from tests.unit.page_helpers import (
     response,
     source,
 )
-from workers.errors import (
+from workers.pages import handle_page
+from workers.tiktok.errors import (
     PermanentError,
     SearchExpired,
     ServerSideError,
     TokenInvalid,
     TransientError,
 )
-from workers.pages import handle_page
 
 # --- failing windows: split, restart ----------------------------------------------------------------
 

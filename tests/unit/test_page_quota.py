@@ -26,9 +26,10 @@ from tests.unit.page_helpers import (
     response,
     source,
 )
-from workers.errors import QuotaWait, ServerSideError
 from workers.pages import handle_page
-from workers.quota import RESET_MARGIN_S, QuotaBucket
+from workers.quota import QuotaBucket
+from workers.quota.bucket import RESET_MARGIN_S
+from workers.tiktok.errors import QuotaWait, ServerSideError
 
 # --- quota ---------------------------------------------------------------------------------------
 

@@ -36,8 +36,8 @@ from tests.unit.page_helpers import (
     source,
     vid,
 )
-from workers.errors import PermanentError
 from workers.pages import handle_page, next_page
+from workers.tiktok.errors import PermanentError
 from workers.users import handle_user
 
 # --- one page --------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from schemas.messages import PageTask
 from tests.unit.conftest import NAMESPACE, WINDOW, page_body, page_tasks, take, video
 from tests.unit.page_helpers import END, START, first
 from workers import messages, retention
-from workers.errors import PermanentError
 from workers.lease import LeaseLost
 from workers.middleware.dead_letters import DeadLetter, list_dead, record
 from workers.pages import handle_page
+from workers.tiktok.errors import PermanentError
 
 OTHER = "tiktok_query_other"
 DAY = 86400

@@ -8,9 +8,9 @@ import pytest
 
 from schemas.credentials import Credential
 from tests.unit.conftest import noon_offset
-from workers import quota as quota_module
 from workers.keys import Keys
 from workers.quota import QuotaBucket
+from workers.quota import bucket as quota_module
 
 LIMITS = Credential(project="p", client_key="k", client_secret="s", access_start=dt.date(2025, 1, 1),
                     access_end=dt.date(2026, 12, 31), daily_requests=100, daily_records=100_000)

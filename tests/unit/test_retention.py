@@ -23,11 +23,11 @@ from tests.unit.conftest import (
 from tests.unit.page_helpers import END, START, first
 from workers import retention
 from workers.config import Settings
-from workers.errors import PermanentError
 from workers.finish import harvest_finished
 from workers.middleware.dead_letters import DeadLetter, list_dead, prune, record, replay
 from workers.middleware.sweeper import FleetSweeper
 from workers.pages import handle_page
+from workers.tiktok.errors import PermanentError
 from workers.users import handle_user
 
 DAY = 86400

@@ -32,15 +32,15 @@ from tests.unit.conftest import (
 )
 from workers import messages
 from workers.broker import build_broker
-from workers.client import TikTokClient, make_http_client
 from workers.credentials import load_credentials
-from workers.errors import PermanentError, TokenUnavailable, TransientError
 from workers.keys import Keys
 from workers.logs import configure_logging
 from workers.middleware.dead_letters import DeadLetters, list_dead
 from workers.middleware.redaction import SecretRedaction
 from workers.redaction import MASK
-from workers.tokens import TokenCache
+from workers.tiktok.client import TikTokClient, make_http_client
+from workers.tiktok.errors import PermanentError, TokenUnavailable, TransientError
+from workers.tiktok.tokens import TokenCache
 
 TOKEN = "clt.LEAK-test-access-token-0123456789"
 # What a token with a stray line break would put into a header.

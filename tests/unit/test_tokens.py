@@ -1,4 +1,4 @@
-"""The fleet's shared access token (workers/tokens.py) on fakeredis with a fake clock."""
+"""The fleet's shared access token (workers/tiktok/tokens.py) on fakeredis with a fake clock."""
 
 import datetime as dt
 
@@ -6,12 +6,12 @@ import fakeredis
 import pytest
 from cryptography.fernet import InvalidToken
 
-import workers.tokens as tokens_module
+import workers.tiktok.tokens as tokens_module
 from schemas.credentials import Credential
 from tests.redis_dump import redis_dump
-from workers.errors import TransientError
 from workers.keys import Keys
-from workers.tokens import TokenCache, fernet_for
+from workers.tiktok.errors import TransientError
+from workers.tiktok.tokens import TokenCache, fernet_for
 
 KEYS = Keys("unit")
 NAME = "climate-key"
@@ -166,7 +166,7 @@ def test_token_written_under_another_secret_is_treated_as_absent(redis, endpoint
 
 
 def test_rotated_secret_is_used_to_encrypt_after_rotation(redis, endpoint, clock):
-    # Was a bug (Fernet cached per credential name): fixed in workers/tokens.py while these tests were written.
+    # Was a bug (Fernet cached per credential name): fixed in workers/tiktok/tokens.py while these tests were written.
     start = clock.now
     running = cache(redis, endpoint, clock)
     running.get(NAME, credential(SECRET))

@@ -7,7 +7,7 @@ import pytest
 
 from schemas.messages import UserTask
 from tests.unit.conftest import error_body, files, user_body
-from workers.errors import QuotaWait, ServerSideError
+from workers.tiktok.errors import QuotaWait, ServerSideError
 from workers.users import handle_user
 
 

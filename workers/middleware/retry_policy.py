@@ -2,7 +2,7 @@
 
 from dramatiq.middleware import Retries
 
-from workers.errors import PermanentError
+from workers.tiktok.errors import PermanentError
 
 MAX_RETRIES = 8
 # 1 s, 2 s, 4 s … capped at 5 minutes (with jitter): about 8 minutes before a dead letter.

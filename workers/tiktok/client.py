@@ -21,7 +21,7 @@ from schemas.api import (
     VideoQueryBody,
     VideoQueryResponse,
 )
-from workers.errors import (
+from workers.tiktok.errors import (
     ApiError,
     ConnectionLost,
     CredentialRejected,

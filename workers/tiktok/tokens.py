@@ -20,8 +20,8 @@ from redis.exceptions import WatchError
 
 from schemas.credentials import Credential
 from workers import lua
-from workers.errors import TransientError
 from workers.keys import Keys
+from workers.tiktok.errors import TransientError
 
 # Refresh once this share of the lifetime has passed (TikTok's lifetime can be short).
 REFRESH_AT_FRACTION = 0.8
@@ -54,7 +54,7 @@ class TokenCache:
         self._local: dict[str, _Cached] = {}
         self._fernets: dict[Credential, Fernet] = {}
         self._mutex = threading.Lock()
-        self._release = lua.register(redis, "release")
+        self._release = lua.register(redis, "release", __package__, "")
 
     def get(self, name: str, credential: Credential) -> str:
         for _ in range(50):

@@ -8,7 +8,7 @@
 --      and this call is the one that may find out whether it is back)
 --      or {0, wait_ms, requests_left, records_left, why} when the bucket cannot serve the call,
 --      why being 'throttled' (TikTok kept answering 429), 'day_spent', 'fair_share' or
---      'api_down' (see quota_api_failed.lua; wait_ms is until the next probe may go).
+--      'api_down' (see workers/quota/api_failed.lua; wait_ms is until the next probe may go).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[5])
 local day = math.floor(now / 86400)

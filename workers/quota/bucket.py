@@ -16,7 +16,7 @@ evidence pages.py needs before splitting a window.
 
 Harvests that share a credential share its day fairly: the bucket counts each harvest's
 requests, and a harvest may take one more only while the requests left after it still let
-every other active harvest catch up (see quota_take.lua). A harvest alone gets the whole day.
+every other active harvest catch up (see take.lua). A harvest alone gets the whole day.
 """
 
 from dataclasses import dataclass
@@ -81,11 +81,11 @@ class QuotaBucket:
         self._redis = redis
         self._keys = keys
         self._offset = str(clock_offset_s)
-        self._take = lua.register(redis, "quota_take")
-        self._settle = lua.register(redis, "quota_settle")
-        self._mark_spent = lua.register(redis, "quota_mark_spent")
-        self._peek = lua.register(redis, "quota_peek")
-        self._api_failed = lua.register(redis, "quota_api_failed")
+        self._take = lua.register(redis, "take", __package__, "")
+        self._settle = lua.register(redis, "settle", __package__, "")
+        self._mark_spent = lua.register(redis, "mark_spent", __package__, "")
+        self._peek = lua.register(redis, "peek", __package__, "")
+        self._api_failed = lua.register(redis, "api_failed", __package__, "")
 
     def take(self, credential: str, limits: Credential, harvest: str, reservation: str, want_records: int,
              least_records: int = 1) -> Grant:
