@@ -24,8 +24,8 @@ from benchmarks.our_code import measure_our_code
 from benchmarks.recovery import measure_recovery
 from benchmarks.redis_memory import measure_redis_memory
 from benchmarks.sequential import sequential_harvest
-from workers.config import Settings
-from workers.logs import configure_logging
+from core.config import Settings
+from core.logs import configure_logging
 
 # Six big regions over 2024: about 260 pages of 100 videos in 12 windows.
 VIDEOS_SPEC = {"id": "bench_videos", "project": "bench", "collect": ["videos"], "period": "20240101-20241231",

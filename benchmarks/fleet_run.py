@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import redis
 
+from core.config import Settings
+from core.keys import Keys
 from harvest_cli.processes import Fleet, start_simulator
 from producers.submit import prepare, start
 from workers.broker import build_broker
-from workers.config import Settings
-from workers.keys import Keys
 from workers.progress import HarvestStore
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

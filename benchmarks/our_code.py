@@ -15,10 +15,10 @@ from pathlib import Path
 import msgspec
 import redis
 
+from core.config import Settings
 from producers.submit import prepare, start
 from schemas.messages import PageTask
 from workers.broker import build_broker
-from workers.config import Settings
 from workers.context import build_context
 from workers.pages import handle_page
 

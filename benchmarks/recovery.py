@@ -7,10 +7,10 @@ import time
 import redis
 
 from benchmarks.fleet_run import Bench, wait_for_workers
+from core.keys import Keys
 from harvest_cli.processes import Fleet
 from producers.submit import prepare, start
 from workers.broker import build_broker
-from workers.keys import Keys
 from workers.progress import HarvestStore
 
 

@@ -3,11 +3,11 @@ clients do (window by window, page by page, then each author)."""
 
 import time
 
+from core import windows
+from core.config import Settings
+from core.credentials import load_credentials
 from producers.submit import prepare
 from schemas.api import VideoQueryBody
-from workers import windows
-from workers.config import Settings
-from workers.credentials import load_credentials
 from workers.tiktok.client import TikTokClient, make_http_client
 
 

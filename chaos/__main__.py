@@ -27,11 +27,11 @@ from rich.console import Console
 
 from chaos.report import Report, compare, ground_truth, stored
 from chaos.stage import Stage, sleep_until, stage, wait_for, write_credentials
+from core.config import Settings
+from core.keys import Keys
+from core.logs import configure_logging
 from producers.submit import prepare, start
 from workers.broker import build_broker
-from workers.config import Settings
-from workers.keys import Keys
-from workers.logs import configure_logging
 from workers.middleware.dead_letters import list_dead
 from workers.progress import HarvestStore
 

@@ -7,9 +7,9 @@ import redis
 import typer
 from rich.console import Console
 
-from workers.config import Settings, get_settings, set_settings
-from workers.logs import configure_logging
-from workers.redaction import mask_url
+from core.config import Settings, get_settings, set_settings
+from core.logs import configure_logging
+from core.redaction import mask_url
 
 stderr = Console(stderr=True)
 

@@ -14,7 +14,7 @@ app = typer.Typer(help="List and replay dead-lettered messages.", no_args_is_hel
 
 
 def _letters(harvest_id, redis_url):
-    from workers.keys import Keys
+    from core.keys import Keys
     from workers.middleware.dead_letters import list_dead
 
     settings = settings_from(redis_url=redis_url)

@@ -24,10 +24,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from core.redaction import mask_url
 from harvest_cli.common import settings_from
 from harvest_cli.processes import Fleet, redis_answers, start_redis, start_simulator
 from harvest_cli.render import status_panel
-from workers.redaction import mask_url
 
 DEMO_SPEC = Path(__file__).resolve().parent / "demo_spec.yaml"
 NAMESPACE = "tiktok-harvest-demo"
@@ -73,10 +73,10 @@ def demo_command(
     """Run a demo harvest end to end against the local simulator."""
     import redis as redis_lib
 
+    from core.keys import Keys
     from producers.spec import read_spec_file
     from producers.submit import prepare, start
     from workers.broker import build_broker
-    from workers.keys import Keys
     from workers.progress import HarvestStore
     from workers.storage import Storage
 

@@ -67,7 +67,7 @@ def status(
     redis_url: str | None = RedisOption,
 ):
     """Show harvest progress: state, windows, pages, records, requests, errors."""
-    from workers.keys import Keys
+    from core.keys import Keys
     from workers.progress import HarvestStore
 
     settings = settings_from(redis_url=redis_url)
@@ -92,7 +92,7 @@ def status(
 def _limits(settings) -> dict:
     """The credentials' limits when the file can be read here (status may run where the
     secrets are not); empty otherwise."""
-    from workers.credentials import CredentialsError, load_credentials
+    from core.credentials import CredentialsError, load_credentials
 
     try:
         return load_credentials(settings.credentials_file)

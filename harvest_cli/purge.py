@@ -21,8 +21,8 @@ def purge_command(
     A running harvest is stopped and forgotten: messages still queued for it are dropped quietly by the workers. The id can be submitted again afterwards.
 
     Exit codes: 0 purged, 1 no such harvest (or not confirmed), 2 usage."""  # noqa: E501 (see above)
+    from core.keys import Keys
     from workers import retention
-    from workers.keys import Keys
     from workers.progress import HarvestStore
     from workers.storage import Storage
 

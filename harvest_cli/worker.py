@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from workers.messages import INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
+from core.messages import INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
 
 
 def worker_command(

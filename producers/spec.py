@@ -13,12 +13,12 @@ import time
 
 import msgspec
 
+from core import windows
 from producers.query_rules import build_query
 from producers.refusal import SpecRefused
 from producers.spec_input import check_plain_data, read_spec_file
 from schemas.credentials import Credential
 from schemas.spec import HarvestPlan, HarvestSpec
-from workers import windows
 
 __all__ = ["EARLIEST_DAY", "SpecRefused", "choose_credential", "parse_period", "read_spec_file", "validate"]
 

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 import dramatiq
 
+from core import messages
+from core.config import Settings
+from core.credentials import CredentialsError, load_credentials
+from core.harvests import Harvests
+from core.keys import Keys
 from producers.spec import SpecRefused, validate
 from schemas.messages import PageTask
 from schemas.spec import HarvestPlan
-from workers import messages
-from workers.config import Settings
-from workers.credentials import CredentialsError, load_credentials
-from workers.keys import Keys
-from workers.progress import HarvestStore
 
 __all__ = ["SpecRefused", "Submitted", "prepare", "start", "submit_spec"]
 
@@ -42,7 +42,7 @@ def submit_spec(data: dict, settings: Settings, broker: dramatiq.Broker, *, redi
 
 def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
     """Register a validated plan and enqueue its first pages."""
-    store = HarvestStore(redis, Keys(settings.namespace))
+    store = Harvests(redis, Keys(settings.namespace))
     created = store.register(plan)
     if not created:
         existing = store.plan(plan.id)

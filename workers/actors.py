@@ -21,8 +21,9 @@ import redis
 import structlog
 from dramatiq.middleware import CurrentMessage
 
+from core import messages
 from schemas.messages import PageTask, SubmitHarvest, UserTask
-from workers import messages, metrics
+from workers import metrics
 from workers.context import WorkerContext, get_context
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page

@@ -11,7 +11,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import dq_name
 from dramatiq.middleware import CurrentMessage, ShutdownNotifications, TimeLimit
 
-from workers.config import Settings
+from core.config import Settings
 from workers.held import ORPHAN_AFTER_S, HeldConsumer, HeldLedger
 from workers.middleware.crashed_deliveries import CrashedDeliveries
 from workers.middleware.dead_letters import DeadLetters

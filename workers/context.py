@@ -7,9 +7,9 @@ import httpx
 import redis as redis_lib
 from dramatiq.brokers.redis import RedisBroker
 
-from workers.config import Settings, get_settings
-from workers.credentials import CredentialStore
-from workers.keys import Keys
+from core.config import Settings, get_settings
+from core.credentials import CredentialStore
+from core.keys import Keys
 from workers.lease import UnitLeases
 from workers.progress import HarvestStore
 from workers.quota import QuotaBucket

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from workers import lua
-from workers.keys import Keys
+from core import lua
+from core.keys import Keys
 
 log = structlog.get_logger(__name__)
 
@@ -85,10 +85,10 @@ class UnitLeases:
         self._mutex = threading.Lock()
         self._keeper: threading.Thread | None = None
         self._stop = threading.Event()
-        self._begin = lua.register(redis, "unit_begin")
-        self._renew = lua.register(redis, "lease_renew")
-        self._release = lua.register(redis, "lease_release")
-        self._handover = lua.register(redis, "lease_handover")
+        self._begin = lua.register(redis, "unit_begin", "workers")
+        self._renew = lua.register(redis, "lease_renew", "workers")
+        self._release = lua.register(redis, "lease_release", "workers")
+        self._handover = lua.register(redis, "lease_handover", "workers")
 
     # --- a delivery's life ---------------------------------------------------------------------
     def begin(self, harvest: str, unit: str, window: str, token: str, predecessor: str = "") -> Begun:

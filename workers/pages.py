@@ -12,15 +12,16 @@ import datetime as dt
 
 import structlog
 
+from core import messages, windows
+from core.harvests import RESTARTED, SPLIT
 from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import PageTask, UserTask
 from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
-from workers import journey, messages, metrics, windows
+from workers import journey, metrics
 from workers.calls import paid_call
 from workers.context import WorkerContext
 from workers.journey import Endpoint, Work
-from workers.progress import RESTARTED, SPLIT
 from workers.records import encode_records, id_string, video_record
 from workers.storage import Storage
 from workers.tiktok.client import decode_video_page

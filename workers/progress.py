@@ -1,97 +1,28 @@
-"""A harvest's state in Redis: its plan, windows, done units, leases, claims and counters.
+"""A harvest's state in Redis as workers change it: a unit's answer stored, its videos
+claimed, its follow-ups noted, the unit done, windows replaced, counters. Registration,
+plans and status are core/harvests.py's.
 
-Everything here is safe to repeat, because any message may be processed twice.
+Everything here is safe to repeat, because any message may be processed twice; the steps
+that only the delivery holding a unit may take are fenced by its hold (workers/lease.py).
 """
 
 import time
 
-import msgspec
-
-from schemas.spec import HarvestPlan
-from schemas.status import HarvestState, HarvestStatus
-from workers import lua
-from workers.keys import Keys
+from core import lua
+from core.harvests import OPEN, Harvests
+from core.keys import Keys
 from workers.lease import Delivery, hold_lost
 
-OPEN, DONE, SPLIT, RESTARTED = "open", "done", "split", "restarted"
 
-# Deletes what is left of a harvest id whose plan is gone. Checked and deleted in one step, so
-# a harvest registered meanwhile under the id is never touched.
-# KEYS: the plan, then the harvest's other keys (Keys.harvest_keys)
-# Returns the number of keys deleted, or -1 when the id is registered.
-CLEAR_LEFTOVERS = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return -1
-end
-local deleted = 0
-for i = 2, #KEYS do
-  deleted = deleted + redis.call('DEL', KEYS[i])
-end
-return deleted
-"""
-
-
-class HarvestStore:
+class HarvestStore(Harvests):
     def __init__(self, redis, keys: Keys):
-        self._redis = redis
-        self.keys = keys
-        self._plans: dict[str, tuple[str, HarvestPlan]] = {}  # harvest -> (generation, plan)
-        self._register = lua.register(redis, "register")
-        self._unit_done = lua.register(redis, "unit_done")
-        self._fetched = lua.register(redis, "unit_fetched")
-        self._window_close = lua.register(redis, "window_close")
-        self._claim = lua.register(redis, "claim")
-        self._clear_leftovers = redis.register_script(CLEAR_LEFTOVERS)
-
-    # --- registration (producers) ----------------------------------------------------------
-    def register(self, plan: HarvestPlan) -> bool:
-        """Record a new harvest. False when the id is taken (the plan is left as it was)."""
-        k = self.keys
-        if self._redis.exists(k.purged(plan.id)):
-            self.clear_leftovers(plan.id)
-        return bool(self._register(
-            keys=[k.plan(plan.id), k.windows(plan.id), k.meta(plan.id), k.harvests, k.purged(plan.id)],
-            args=[msgspec.json.encode(plan), plan.id, plan.submitted_at, *plan.windows],
-        ))
-
-    def clear_leftovers(self, harvest: str) -> int:
-        """After a purge, a delivery that was in flight may still write a counter or a set of
-        its harvest (the steps that are not fenced by its lease) before it notices: those keys
-        would never expire, and a harvest registered again under the id would inherit them.
-        Removes them while the id is not registered; returns how many keys went."""
-        return max(0, int(self._clear_leftovers(keys=self.keys.harvest_keys(harvest))))
-
-    def mark_enqueued(self, harvest: str) -> None:
-        self._redis.hset(self.keys.meta(harvest), "enqueued", "1")
-
-    def is_enqueued(self, harvest: str) -> bool:
-        return self._redis.hget(self.keys.meta(harvest), "enqueued") == b"1"
-
-    # --- reading -------------------------------------------------------------------------
-    def plan(self, harvest: str, generation: str | None = None) -> HarvestPlan | None:
-        """The harvest's plan. A plan never changes while it is registered, so it is cached;
-        `generation` (from the unit's begin) tells when the id was registered anew after a
-        purge, and the cached plan is read again."""
-        cached = self._plans.get(harvest)
-        if cached is not None and (generation is None or cached[0] == generation):
-            return cached[1]
-        with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys.plan(harvest))
-            pipe.hget(self.keys.meta(harvest), "generation")
-            raw, stored_generation = pipe.execute()
-        if raw is None:
-            return None
-        plan = msgspec.json.decode(raw, type=HarvestPlan)
-        self._plans[harvest] = (stored_generation.decode() if stored_generation else "", plan)
-        return plan
-
-    def harvest_ids(self) -> list[str]:
-        return [raw.decode() for raw in self._redis.zrange(self.keys.harvests, 0, -1)]
+        super().__init__(redis, keys)
+        self._unit_done = lua.register(redis, "unit_done", "workers")
+        self._fetched = lua.register(redis, "unit_fetched", "workers")
+        self._window_close = lua.register(redis, "window_close", "workers")
+        self._claim = lua.register(redis, "claim", "workers")
 
     # --- one logical unit's life -----------------------------------------------------------
-    def is_done(self, harvest: str, unit: str) -> bool:
-        return bool(self._redis.sismember(self.keys.done(harvest), unit))
-
     def needs_finishing(self, harvest: str) -> bool:
         """Every unit is done but finishing (workers/finish.py) has not been through."""
         completed, finished = self._redis.hmget(self.keys.meta(harvest), "completed_at", "finished_at")
@@ -168,10 +99,6 @@ class HarvestStore:
                                   args=[delivery.id, window, status]):
             raise hold_lost(delivery)
 
-    def window_state(self, harvest: str, window: str) -> str | None:
-        raw = self._redis.hget(self.keys.windows(harvest), window)
-        return raw.decode() if raw else None
-
     # --- counters ------------------------------------------------------------------------
     def count(self, harvest: str, field: str, amount: int = 1) -> None:
         self._redis.hincrby(self.keys.stats(harvest), field, amount)
@@ -182,83 +109,3 @@ class HarvestStore:
             pipe.hincrby(self.keys.stats(harvest), "quota_waits", 1)
             pipe.execute()
 
-    # --- status --------------------------------------------------------------------------
-    def status(self, harvest: str, *, failed_retention_s: float | None = None) -> HarvestStatus | None:
-        """`failed_retention_s`: HARVEST_FAILED_RETENTION_DAYS, to say when a failed harvest
-        is forgotten unless replayed or purged (left out: not said)."""
-        plan = self.plan(harvest)
-        if plan is None:
-            return None
-        k = self.keys
-        with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(k.stats(harvest))
-            pipe.hvals(k.windows(harvest))
-            pipe.hgetall(k.meta(harvest))
-            pipe.scard(k.users_requested(harvest))
-            pipe.hlen(k.users_done(harvest))
-            pipe.scard(k.parked(harvest))
-            pipe.pttl(k.plan(harvest))
-            stats, windows, meta, users_requested, users_done, parked, expires_ms = pipe.execute()
-        stats = {key.decode(): int(value) for key, value in stats.items()}
-        meta = {key.decode(): value.decode() for key, value in meta.items()}
-        windows = [w.decode() for w in windows]
-        live = [w for w in windows if w in (OPEN, DONE)]
-        finished_at = float(meta["finished_at"]) if "finished_at" in meta else None
-        state = derive_state(meta, stats, finished_at, parked)
-        forget_at = None
-        if expires_ms > 0:  # a done harvest: its keys expire together
-            forget_at = round(time.time() + expires_ms / 1000, 3)
-        elif state == "failed" and failed_retention_s:
-            forget_at = failed_forget_at(meta, plan.submitted_at, failed_retention_s)
-        return HarvestStatus(
-            id=plan.id,
-            state=state,
-            name=plan.name,
-            project=plan.project,
-            credential=plan.credential,
-            period=f"{plan.period_start}-{plan.period_end}",
-            windows_total=len(live),
-            windows_done=live.count(DONE),
-            pages=stats.get("pages", 0),
-            records=stats.get("records", 0),
-            users_requested=users_requested,
-            users_done=users_done,
-            requests=stats.get("requests", 0),
-            quota_waits=stats.get("quota_waits", 0),
-            errors=stats.get("errors", 0),
-            dead_letters=stats.get("dead_letters", 0),
-            submitted_at=plan.submitted_at,
-            finished_at=finished_at,
-            forget_at=forget_at,
-        )
-
-    def registered_status(self, harvest: str) -> HarvestStatus:
-        """`status` of a harvest the caller knows to be registered (say, one it submitted)."""
-        status = self.status(harvest)
-        if status is None:
-            raise LookupError(f"harvest {harvest!r} is not registered")
-        return status
-
-
-def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> float:
-    """When a failed harvest may be forgotten (unless replayed or purged first): `retention_s`
-    after its last dead letter or its last API call, whichever came later. A failed harvest may
-    go on with its other windows, and none of its keys may expire while it runs."""
-    last = max(float(meta.get("last_dead_at", 0)), float(meta.get("last_call_at", 0)), submitted_at)
-    return round(last + retention_s, 3)
-
-
-def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int) -> HarvestState:
-    if meta.get("state") == "paused":
-        return "paused"
-    if meta.get("state") == "cancelled":
-        return "cancelled"
-    if stats.get("dead_letters", 0) > 0:
-        return "failed"
-    if finished_at is not None:
-        return "done"
-    if parked:
-        return "waiting_for_quota"
-    if stats.get("requests", 0) or stats.get("pages", 0):
-        return "running"
-    return "queued"

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 import dramatiq
 import structlog
 
-from workers import messages
-from workers.keys import Keys
+from core import messages
+from core.harvests import failed_forget_at
+from core.keys import Keys
 from workers.middleware import dead_letters
-from workers.progress import HarvestStore, failed_forget_at
+from workers.progress import HarvestStore
 from workers.quota import QuotaBucket
 
 log = structlog.get_logger(__name__)

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import msgspec
 
+from core.keys import Keys
 from schemas.spec import HarvestPlan
-from workers.keys import Keys
 from workers.progress import HarvestStore
 from workers.storage import Storage
 

@@ -11,10 +11,10 @@ import time
 import httpx
 import pytest
 
+from core.keys import Keys
 from tests.conftest import cli
 from tests.integration.harvest_checks import DEMO_SPEC, assert_exact, wait_for_state
 from tests.redis_dump import redis_dump
-from workers.keys import Keys
 from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration
@@ -222,10 +222,10 @@ def test_another_service_submits_through_the_intake_queue(harvest_env, redis_cli
     """iCANDID services publish a spec as a message; the workers validate, plan and run it."""
     import yaml
 
+    from core import messages
+    from core.config import Settings
     from schemas.messages import SubmitHarvest
-    from workers import messages
     from workers.broker import build_broker
-    from workers.config import Settings
 
     spec = yaml.safe_load(DEMO_SPEC.read_text()) | {"id": "from_a_service", "period": "20240601-20240630"}
     broker = build_broker(Settings(redis_url=harvest_env["REDIS_URL"], namespace=namespace, metrics_port=0),

@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from chaos.netns import second_host
+from core.keys import Keys
 from harvest_cli.processes import PrivateRedis, start_simulator, wait_until
 from tests.conftest import cli
 from tests.integration.harvest_checks import DEMO_SPEC, assert_exact, wait_for_state
-from workers.keys import Keys
 from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration

@@ -10,11 +10,11 @@ import signal
 import pytest
 import yaml
 
+from core.keys import Keys
 from harvest_cli.processes import wait_until
 from tests.conftest import cli
 from tests.integration.harvest_checks import DEMO_SPEC
 from tests.integration.test_harvest_end_to_end import simulator_switches
-from workers.keys import Keys
 from workers.middleware.crashed_deliveries import MAX_CRASHED_DELIVERIES
 from workers.progress import HarvestStore
 

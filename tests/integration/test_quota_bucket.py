@@ -7,8 +7,8 @@ import time
 import pytest
 import redis
 
+from core.keys import Keys
 from schemas.credentials import Credential
-from workers.keys import Keys
 from workers.quota import QuotaBucket
 
 pytestmark = pytest.mark.integration

@@ -9,10 +9,10 @@ import httpx
 import pytest
 import redis
 
+from core.keys import Keys
 from harvest_cli.processes import PrivateRedis, wait_until
 from tests.conftest import cli
 from tests.integration.harvest_checks import DEMO_SPEC, assert_exact, wait_for_state
-from workers.keys import Keys
 from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration

@@ -4,10 +4,10 @@ resumes by itself, and the harvest ends exactly, without a dead letter or a spli
 import httpx
 import pytest
 
+from core.keys import Keys
 from harvest_cli.processes import wait_until
 from tests.integration.harvest_checks import assert_exact, wait_for_state
 from tests.integration.test_harvest_end_to_end import simulator_switches, submit
-from workers.keys import Keys
 from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration

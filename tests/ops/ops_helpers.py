@@ -35,10 +35,10 @@ IMAGE_SERVICES = ("worker", "simulator")  # the services that run our image
 
 
 def env_vars_read_by_code() -> set[str]:
-    """Every variable workers/config.py reads (`_env("NAME", ...)`)."""
-    names = set(re.findall(r"""_env\(\s*["']([A-Z][A-Z0-9_]*)["']""", (REPO / "workers" / "config.py").read_text()))
+    """Every variable core/config.py reads (`_env("NAME", ...)`)."""
+    names = set(re.findall(r"""_env\(\s*["']([A-Z][A-Z0-9_]*)["']""", (REPO / "core" / "config.py").read_text()))
     assert {"REDIS_URL", "HARVEST_DATA_DIR", "HARVEST_CREDENTIALS_FILE", "HARVEST_METRICS_PORT"} <= names, (
-        "workers/config.py no longer reads the variables the deployment is built on"
+        "core/config.py no longer reads the variables the deployment is built on"
     )
     return names
 
@@ -95,7 +95,7 @@ def known_metrics() -> dict[str, set[str]]:
 
 
 def queue_names() -> set[str]:
-    from workers import messages
+    from core import messages
 
     return {messages.PAGES_QUEUE, messages.USERS_QUEUE, messages.INTAKE_QUEUE}
 

@@ -99,7 +99,7 @@ def test_compose_sets_only_variables_the_code_reads():
         environment = service.get("environment") or {}
         names = set(environment) if isinstance(environment, dict) else {e.split("=", 1)[0] for e in environment}
         unknown = names - known
-        assert not unknown, f"{name} sets variables workers/config.py does not read: {sorted(unknown)}"
+        assert not unknown, f"{name} sets variables core/config.py does not read: {sorted(unknown)}"
 
 
 def test_compose_variables_have_defaults():

@@ -19,12 +19,12 @@ import httpx
 import msgspec
 import pytest
 
+from core.config import Settings
+from core.credentials import load_credentials
 from producers.spec import validate
 from schemas.messages import PageTask, UserTask
 from workers.broker import build_broker
-from workers.config import Settings
 from workers.context import build_context, set_context
-from workers.credentials import load_credentials
 
 NAMESPACE = "unit"
 BASE_URL = "http://tiktok.test"

@@ -10,6 +10,7 @@ import pytest
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage
 
+from core import messages
 from schemas.messages import PageTask, UserTask
 from tests.unit.conftest import (
     NAMESPACE,
@@ -20,7 +21,7 @@ from tests.unit.conftest import (
     seconds_to_midnight,
     video,
 )
-from workers import actors, messages
+from workers import actors
 from workers.tiktok.errors import QuotaWait
 
 

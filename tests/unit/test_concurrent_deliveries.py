@@ -22,6 +22,7 @@ import httpx
 import msgspec
 import pytest
 
+from core import messages
 from schemas.messages import PageTask, UserTask
 from tests.unit.conftest import (
     BASE_URL,
@@ -33,7 +34,7 @@ from tests.unit.conftest import (
     user_body,
     video,
 )
-from workers import actors, messages
+from workers import actors
 from workers.context import build_context
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
@@ -179,11 +180,11 @@ def race(settings, tmp_path, monkeypatch):
 
     import fakeredis
 
+    from core.credentials import load_credentials
+    from core.keys import Keys
     from producers.spec import validate
     from producers.submit import start
     from workers.broker import build_broker
-    from workers.credentials import load_credentials
-    from workers.keys import Keys
 
     monkeypatch.setattr("os.fsync", lambda fd: None)
 

@@ -12,6 +12,7 @@ import httpx
 import msgspec
 import pytest
 
+from core import messages
 from schemas.messages import PageTask, UserTask
 from tests.unit.conftest import (
     BASE_URL,
@@ -23,7 +24,6 @@ from tests.unit.conftest import (
     user_body,
     video,
 )
-from workers import messages
 from workers.context import build_context
 from workers.pages import handle_page
 from workers.users import handle_user
@@ -179,10 +179,10 @@ def harness(settings, monkeypatch):
 
     import fakeredis
 
+    from core.credentials import load_credentials
     from producers.spec import validate
     from producers.submit import start
     from workers.broker import build_broker
-    from workers.credentials import load_credentials
 
     def settings_factory(root):
         return dataclasses.replace(settings, data_dir=root)

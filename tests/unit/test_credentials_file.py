@@ -1,4 +1,4 @@
-"""The credentials file (workers/credentials.py) read from hostile or careless TOML: every
+"""The credentials file (core/credentials.py) read from hostile or careless TOML: every
 problem is a CredentialsError naming the credential and the field, and never the secret."""
 
 import datetime as dt
@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.credentials import Credential
-from workers.credentials import (
+from core.credentials import (
     MAX_CREDENTIALS_BYTES,
     CredentialsError,
     load_credentials,
 )
+from schemas.credentials import Credential
 
 SECRET = "S3CRET-never-shown-5f1d"
 KEY = "KEY-never-shown-a9c2"

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from dramatiq.broker import MessageProxy
 
+from core import messages
 from schemas.messages import PageTask
 from tests.unit.conftest import (
     CLIENT_SECRET,
@@ -22,7 +23,6 @@ from tests.unit.conftest import (
     run_worker,
     video,
 )
-from workers import messages
 from workers.middleware.dead_letters import (
     DeadLetter,
     DeadLetters,

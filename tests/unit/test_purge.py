@@ -9,13 +9,14 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
+from core import messages
 from harvest_cli import dead as dead_cli
 from harvest_cli import main as cli_main
 from harvest_cli import purge as purge_cli
 from schemas.messages import PageTask
 from tests.unit.conftest import NAMESPACE, WINDOW, page_body, page_tasks, take, video
 from tests.unit.page_helpers import END, START, first
-from workers import messages, retention
+from workers import retention
 from workers.lease import LeaseLost
 from workers.middleware.dead_letters import DeadLetter, list_dead, record
 from workers.pages import handle_page

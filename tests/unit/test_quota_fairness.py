@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from core.keys import Keys
 from schemas.credentials import Credential
 from tests.unit.conftest import noon_offset
-from workers.keys import Keys
 from workers.quota import QuotaBucket
 from workers.quota import bucket as quota_module
 

@@ -1,4 +1,4 @@
-"""workers/redaction.py: what `scrub` masks, the credentials it learns when a credentials
+"""core/redaction.py: what `scrub` masks, the credentials it learns when a credentials
 file is loaded, `mask_url`, and the command line's "Redis does not answer" error."""
 
 import datetime as dt
@@ -10,9 +10,9 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-from workers import config
-from workers.credentials import CredentialsError, load_credentials
-from workers.redaction import MASK, mask_url, register_credentials, scrub, scrub_data
+from core import config
+from core.credentials import CredentialsError, load_credentials
+from core.redaction import MASK, mask_url, register_credentials, scrub, scrub_data
 
 # Values no other test uses: the registry is process-wide.
 SECRET = "rdx-Secret+with/odd chars=9f3a"

@@ -8,9 +8,9 @@ import pytest
 import redis
 from dramatiq.broker import MessageProxy
 
+from core import messages
 from schemas.messages import PageTask
 from tests.unit.conftest import NAMESPACE, WINDOW, queued
-from workers import messages
 from workers.broker import build_broker
 from workers.held import HeldConsumer
 from workers.middleware.crashed_deliveries import (

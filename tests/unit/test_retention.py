@@ -8,6 +8,7 @@ import httpx
 import msgspec
 import pytest
 
+from core.config import Settings
 from schemas.messages import PageTask
 from tests.unit.conftest import (
     WINDOW,
@@ -22,7 +23,6 @@ from tests.unit.conftest import (
 )
 from tests.unit.page_helpers import END, START, first
 from workers import retention
-from workers.config import Settings
 from workers.finish import harvest_finished
 from workers.middleware.dead_letters import DeadLetter, list_dead, prune, record, replay
 from workers.middleware.sweeper import FleetSweeper

@@ -17,6 +17,11 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries
 
+from core import messages
+from core.credentials import load_credentials
+from core.keys import Keys
+from core.logs import configure_logging
+from core.redaction import MASK
 from schemas.api import VideoQueryBody
 from schemas.messages import PageTask
 from schemas.query import Condition, Query
@@ -30,14 +35,9 @@ from tests.unit.conftest import (
     WINDOW,
     run_worker,
 )
-from workers import messages
 from workers.broker import build_broker
-from workers.credentials import load_credentials
-from workers.keys import Keys
-from workers.logs import configure_logging
 from workers.middleware.dead_letters import DeadLetters, list_dead
 from workers.middleware.redaction import SecretRedaction
-from workers.redaction import MASK
 from workers.tiktok.client import TikTokClient, make_http_client
 from workers.tiktok.errors import PermanentError, TokenUnavailable, TransientError
 from workers.tiktok.tokens import TokenCache

@@ -193,10 +193,10 @@ def test_spec_digest_differs_for_different_specs(change):
 def test_resubmitting_after_an_interrupted_registration_registers_the_windows(tmp_path, monkeypatch):
     """Registration is one Lua script: a connection lost during it leaves nothing behind,
     and submitting again registers the whole harvest."""
+    from core.config import Settings
+    from core.keys import Keys
     from producers.submit import start
     from workers.broker import build_broker
-    from workers.config import Settings
-    from workers.keys import Keys
     from workers.progress import HarvestStore
 
     redis = fakeredis.FakeRedis()

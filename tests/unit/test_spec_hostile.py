@@ -11,14 +11,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import workers.config
+import core.config
+from core.credentials import load_credentials
 from producers.query_rules import MAX_CONDITIONS, MAX_QUERY_BYTES, ORDERED_FIELDS
 from producers.region_codes import REGION_CODES
 from producers.spec import EARLIEST_DAY, SpecRefused, read_spec_file, validate
 from producers.spec_input import MAX_SPEC_BYTES
 from schemas.credentials import Credential
 from schemas.spec import MAX_TERM_CHARS, MAX_TERMS, HarvestPlan
-from workers.credentials import load_credentials
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC).timestamp()
 CREDS = {"climate-a": Credential(project="climate", client_key="k", client_secret="s",
@@ -503,7 +503,7 @@ def cli(tmp_path, monkeypatch):
 
     monkeypatch.setattr(harvest_cli.main, "connect", connect)
     monkeypatch.setattr(harvest_cli.common, "configure_logging", lambda *args, **kwargs: None)
-    monkeypatch.setattr(workers.config, "_current", None)  # the command's settings stay in this test
+    monkeypatch.setattr(core.config, "_current", None)  # the command's settings stay in this test
     env = {"REDIS_URL": UNREACHABLE_REDIS, "HARVEST_CREDENTIALS_FILE": str(credentials)}
 
     def run(path):

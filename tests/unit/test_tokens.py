@@ -7,9 +7,9 @@ import pytest
 from cryptography.fernet import InvalidToken
 
 import workers.tiktok.tokens as tokens_module
+from core.keys import Keys
 from schemas.credentials import Credential
 from tests.redis_dump import redis_dump
-from workers.keys import Keys
 from workers.tiktok.errors import TransientError
 from workers.tiktok.tokens import TokenCache, fernet_for
 

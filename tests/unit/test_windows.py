@@ -1,4 +1,4 @@
-"""Query windows (workers/windows.py): planning, splitting, restarting."""
+"""Query windows (core/windows.py): planning, splitting, restarting."""
 
 import datetime as dt
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.windows import (
+from core.windows import (
     MAX_SPAN_DAYS,
     bounds,
     format_day,

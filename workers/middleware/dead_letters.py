@@ -19,10 +19,10 @@ import msgspec
 import structlog
 from dramatiq import Middleware
 
+from core.config import get_settings
+from core.redaction import scrub
 from workers import metrics
-from workers.config import get_settings
 from workers.context import get_context
-from workers.redaction import scrub
 
 log = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ in: whatever reaches a queue, a retry or a dead-letter queue was scrubbed here f
 
 from dramatiq import Middleware
 
-from workers.redaction import MASK, scrub_data
+from core.redaction import MASK, scrub_data
 
 # Generated identifiers (Dramatiq's id in Redis, a parked copy's lease token and the one it
 # took over from), never free text and compared byte for byte by acks and leases: left exactly

@@ -2,7 +2,7 @@
 
 from dramatiq import Middleware
 
-from workers.config import Settings
+from core.config import Settings
 from workers.context import build_context, get_context, set_context
 
 

@@ -21,9 +21,9 @@ every other active harvest catch up (see take.lua). A harvest alone gets the who
 
 from dataclasses import dataclass
 
+from core import lua
+from core.keys import Keys
 from schemas.credentials import Credential
-from workers import lua
-from workers.keys import Keys
 
 # TikTok may go on answering 429 a little past midnight; wait this much longer.
 RESET_MARGIN_S = 120

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from redis.exceptions import WatchError
 
+from core import lua
+from core.keys import Keys
 from schemas.credentials import Credential
-from workers import lua
-from workers.keys import Keys
 from workers.tiktok.errors import TransientError
 
 # Refresh once this share of the lifetime has passed (TikTok's lifetime can be short).

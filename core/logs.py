@@ -2,7 +2,7 @@
 
 Standard-library records (Dramatiq's, httpx's) are rendered the same way, so a log shipper
 sees one format. Either way every value and every traceback is scrubbed of secrets just
-before rendering (see workers.redaction): other libraries' messages are not ours to vet.
+before rendering (see core.redaction): other libraries' messages are not ours to vet.
 """
 
 import io
@@ -12,7 +12,7 @@ import sys
 import structlog
 from structlog.typing import Processor
 
-from workers.redaction import scrub, scrub_data
+from core.redaction import scrub, scrub_data
 
 
 def scrub_secrets(logger, method_name, event_dict):

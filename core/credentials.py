@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 
+from core import redaction
 from schemas.credentials import Credential
-from workers import redaction
 
 MAX_CREDENTIALS_BYTES = 1024 * 1024  # a credential takes about 250 bytes
 MAX_NAME_CHARS = 100  # a credential's name ends up in Redis keys, metrics and logs

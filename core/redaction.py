@@ -9,7 +9,7 @@ line of defence behind that rule, so it errs on the side of masking too much.
 What is masked (by MASK):
 - every client secret and client key (of at least MIN_LENGTH characters) of the credentials
   this process has loaded, also URL-encoded, JSON-escaped and repr-escaped
-  (`workers.credentials` registers them);
+  (`core.credentials` registers them);
 - anything shaped like a TikTok access token: `clt.` and the characters that follow it;
 - whatever follows `Bearer ` or an `Authorization:` header name;
 - the value of a `client_secret`, `client_key`, `access_token`, `refresh_token` or
