@@ -10,7 +10,7 @@ import msgspec
 from core import lua
 from core.keys import Keys
 from schemas.spec import HarvestPlan
-from schemas.status import HarvestState, HarvestStatus
+from schemas.status import EndpointStatus, HarvestState, HarvestStatus
 
 OPEN, DONE, SPLIT, RESTARTED = "open", "done", "split", "restarted"
 
@@ -106,7 +106,11 @@ class Harvests:
             pipe.hlen(k.users_done(harvest))
             pipe.scard(k.parked(harvest))
             pipe.pttl(k.plan(harvest))
-            stats, windows, meta, users_requested, users_done, parked, expires_ms = pipe.execute()
+            pipe.scard(k.comments_requested(harvest))
+            pipe.scard(k.comments_done(harvest))
+            pipe.hlen(k.comments_cut(harvest))
+            (stats, windows, meta, users_requested, users_done, parked, expires_ms, comments_requested,
+             comments_done, comments_cut) = pipe.execute()
         stats = {key.decode(): int(value) for key, value in stats.items()}
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         windows = [w.decode() for w in windows]
@@ -138,6 +142,10 @@ class Harvests:
             submitted_at=plan.submitted_at,
             finished_at=finished_at,
             forget_at=forget_at,
+            endpoints=_endpoints(plan, stats, len(live), live.count(DONE), users_requested, users_done,
+                                 comments_requested, comments_done),
+            comments=stats.get("comments", 0),
+            comments_cut=comments_cut,
         )
 
     def registered_status(self, harvest: str) -> HarvestStatus:
@@ -147,6 +155,19 @@ class Harvests:
             raise LookupError(f"harvest {harvest!r} is not registered")
         return status
 
+
+
+def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, users_requested: int,
+               users_done: int, comments_requested: int, comments_done: int) -> dict[str, EndpointStatus]:
+    found = {"video_query": EndpointStatus(stats.get("requests_video_query", 0), stats.get("records", 0),
+                                           stats.get("pages", 0), windows_done, windows)}
+    if "users" in plan.collect:
+        found["user_info"] = EndpointStatus(stats.get("requests_user_info", 0), users_done, users_done,
+                                            users_done, users_requested)
+    if "comments" in plan.collect:
+        found["comment_list"] = EndpointStatus(stats.get("requests_comment_list", 0), stats.get("comments", 0),
+                                               stats.get("comment_pages", 0), comments_done, comments_requested)
+    return found
 
 
 def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> float:

@@ -112,6 +112,19 @@ class Keys:
     def users_requested(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:users"
 
+    def comments_requested(self, harvest: str) -> str:
+        """Set of video ids whose comments were asked for (one chain of pages each)."""
+        return f"{self.namespace}:h:{harvest}:comments"
+
+    def comments_done(self, harvest: str) -> str:
+        """Set of video ids whose comment chain has ended."""
+        return f"{self.namespace}:h:{harvest}:comments_done"
+
+    def comments_cut(self, harvest: str) -> str:
+        """Hash: video id -> why its comments stopped short of its comment count
+        (tiktok_cap: TikTok serves about the first 1,000; spec_limit: max_comments_per_video)."""
+        return f"{self.namespace}:h:{harvest}:comments_cut"
+
     def users_done(self, harvest: str) -> str:
         """Hash: username -> outcome (ok, unknown, private, restricted)."""
         return f"{self.namespace}:h:{harvest}:users_done"
@@ -129,7 +142,8 @@ class Keys:
         it is what is cleared when a purge leaves stragglers behind."""
         return [self.plan(harvest), self.meta(harvest), self.stats(harvest), self.windows(harvest),
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
-                self.users_done(harvest), self.parked(harvest)]
+                self.users_done(harvest), self.parked(harvest), self.comments_requested(harvest),
+                self.comments_done(harvest), self.comments_cut(harvest)]
 
     @property
     def purged_pattern(self) -> str:

@@ -6,20 +6,22 @@ Payloads are msgspec structs turned into plain dicts; the message itself is Dram
 import dramatiq
 import msgspec
 
-from schemas.messages import PageTask, SubmitHarvest, UserTask
+from schemas.messages import CommentTask, PageTask, SubmitHarvest, UserTask
 
 PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
 USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
+COMMENTS_QUEUE, COMMENTS_ACTOR = "comments", "fetch_comments"
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 
 ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     PageTask: (PAGES_QUEUE, PAGE_ACTOR),
     UserTask: (USERS_QUEUE, USER_ACTOR),
+    CommentTask: (COMMENTS_QUEUE, COMMENTS_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
 }
 
 
-def build(task: PageTask | UserTask | SubmitHarvest) -> dramatiq.Message:
+def build(task: PageTask | UserTask | CommentTask | SubmitHarvest) -> dramatiq.Message:
     queue_name, actor_name = ROUTES[type(task)]
     return dramatiq.Message(
         queue_name=queue_name,

@@ -48,6 +48,7 @@ def status_panel(s: HarvestStatus) -> Table:
         ("pages", f"{s.pages:,}"),
         ("videos", f"{s.records:,}"),
         ("authors", f"{s.users_done:,}/{s.users_requested:,}"),
+        *_comment_rows(s),
         ("requests", f"{s.requests:,}"),
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
@@ -56,6 +57,14 @@ def status_panel(s: HarvestStatus) -> Table:
     ):
         table.add_row(label, value)
     return table
+
+
+def _comment_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    comments = s.endpoints.get("comment_list")
+    if comments is None:
+        return []
+    cut = f"; {s.comments_cut:,} video(s) cut at TikTok's cap or the spec's limit" if s.comments_cut else ""
+    return [("comments", f"{comments.records:,} of {comments.chains_done:,}/{comments.chains_total:,} videos{cut}")]
 
 
 def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:

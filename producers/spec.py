@@ -108,6 +108,10 @@ def validate(
         raise SpecRefused("collect", "must include `videos`")
     if len(set(spec.collect)) != len(spec.collect):
         raise SpecRefused("collect", "names the same kind twice")
+    if "comments" not in spec.collect:
+        for option in ("max_comments_per_video", "comments_of_every_video"):
+            if getattr(spec, option) not in (None, False):
+                raise SpecRefused(option, "applies only when `collect` includes `comments`")
     credential = choose_credential(spec.project, end, credentials, today)
     return HarvestPlan(
         id=spec.id,
@@ -122,4 +126,6 @@ def validate(
         spec_digest=hashlib.sha256(msgspec.json.encode(spec)).hexdigest(),
         collect=sorted(set(spec.collect)),
         windows=windows.plan_windows(start, end),
+        max_comments_per_video=spec.max_comments_per_video,
+        comments_of_every_video=spec.comments_of_every_video,
     )

@@ -17,6 +17,7 @@ VIDEO_FIELDS = (
     "is_stem_verified,favorites_count,video_duration,hashtag_info_list,sticker_info_list,"
     "effect_info_list,video_mention_list,video_label,video_tag"
 )
+COMMENT_FIELDS = "id,video_id,text,like_count,reply_count,parent_comment_id,create_time"
 USER_FIELDS = (
     "display_name,bio_description,avatar_url,is_verified,follower_count,following_count,"
     "likes_count,video_count,bio_url"
@@ -34,6 +35,12 @@ class VideoQueryBody(msgspec.Struct, omit_defaults=True):
 
 class UserInfoBody(msgspec.Struct):
     username: str
+
+
+class CommentListBody(msgspec.Struct):
+    video_id: int  # TikTok's ids are integers; sent as a JSON number, exact (msgspec keeps 64 bits)
+    max_count: int
+    cursor: int = 0
 
 
 class ApiError(msgspec.Struct):
@@ -94,6 +101,27 @@ class UserInfo(msgspec.Struct):
 
 class UserInfoResponse(msgspec.Struct):
     data: UserInfo | None = None
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
+class Comment(msgspec.Struct):
+    id: int | str
+    video_id: int | str | None = None
+    text: str | None = None
+    like_count: int | None = None
+    reply_count: int | None = None
+    parent_comment_id: int | str | None = None  # the video's id for a top-level comment
+    create_time: int | float | None = None
+
+
+class CommentPage(msgspec.Struct):
+    comments: list[Comment] = msgspec.field(default_factory=list)
+    cursor: int | None = None  # advances by the number of comments returned
+    has_more: bool = False
+
+
+class CommentListResponse(msgspec.Struct):
+    data: CommentPage | None = None
     error: ApiError = msgspec.field(default_factory=ApiError)
 
 

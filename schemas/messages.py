@@ -33,6 +33,20 @@ class UserTask(msgspec.Struct, frozen=True):
         return f"user:{normalise(self.username)}"
 
 
+class CommentTask(msgspec.Struct, frozen=True):
+    """Fetch one page of one video's comments (replies included)."""
+
+    harvest_id: str
+    video_id: str  # as a string: ids are above 2^53
+    page: int = 0
+    cursor: int = 0  # TikTok's cursor: the number of comments served before this page
+    comment_count: int = 0  # what the video's page said (up to ten days old): to tell a cut
+
+    @property
+    def unit(self) -> str:
+        return f"comments:{self.video_id}:{self.page:05d}"
+
+
 class SubmitHarvest(msgspec.Struct, frozen=True):
     """Intake for other iCANDID services: a spec document sent as a message."""
 

@@ -113,3 +113,25 @@ class VideoRecord(_Node, tag="Message", kw_only=True):
     interactionStatistic: list[InteractionCounter] | None = None
     mentions: list[Person] | None = None
     isBasedOn: CreativeWork
+
+
+class MessageRef(_Node, tag="Message", kw_only=True):
+    """A reference to a video or a comment by its `@id` (a comment's `parentItem`)."""
+
+    id: str = msgspec.field(name="@id")
+
+
+class CommentRecord(_Node, tag="Message", kw_only=True):
+    """One comment under a video, or a reply to a comment (top level). TikTok's comment list
+    names no author, so none is given."""
+
+    context: Context = msgspec.field(name="@context")
+    id: str = msgspec.field(name="@id")  # iCANDID_tiktok_comment_<comment id>
+    additionalType: str
+    identifier: list[PropertyValue]
+    text: str | None = None
+    datePublished: str | None = None
+    # The video it was written under, and for a reply also the comment it answers.
+    parentItem: list[MessageRef]
+    interactionStatistic: list[InteractionCounter] | None = None
+    isBasedOn: CreativeWork

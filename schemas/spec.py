@@ -7,7 +7,7 @@ import msgspec
 
 from schemas.query import Query
 
-Collectable = Literal["videos", "users"]
+Collectable = Literal["videos", "users", "comments"]
 
 # How much one spec may ask for. TikTok documents no limits on a query's size; these sit
 # well above what a research question needs and well below what could make TikTok refuse
@@ -16,6 +16,8 @@ MAX_TERMS = 100  # accounts; keywords (words and #hashtags together); regions
 MAX_TERM_CHARS = 100  # one keyword or hashtag
 MAX_NAME_CHARS = 200
 MAX_PROJECT_CHARS = 100
+# TikTok serves about the first 1,000 comments of a video; a limit above that changes nothing.
+MAX_COMMENTS_PER_VIDEO = 1000
 
 Term = Annotated[str, msgspec.Meta(max_length=MAX_TERM_CHARS)]
 Terms = Annotated[list[Term], msgspec.Meta(max_length=MAX_TERMS)]
@@ -32,9 +34,13 @@ class HarvestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keywords: Terms = msgspec.field(default_factory=list)
     regions: Terms = msgspec.field(default_factory=list)
     query: Query | None = None
-    collect: Annotated[list[Collectable], msgspec.Meta(max_length=2)] = msgspec.field(
+    collect: Annotated[list[Collectable], msgspec.Meta(max_length=3)] = msgspec.field(
         default_factory=lambda: ["videos", "users"]
     )
+    # With `comments`: stop a video's comments after this many (TikTok's own cap is about
+    # 1,000), and ask even for videos whose comment count (up to ten days old) says none.
+    max_comments_per_video: Annotated[int, msgspec.Meta(ge=1, le=MAX_COMMENTS_PER_VIDEO)] | None = None
+    comments_of_every_video: bool = False
 
 
 class HarvestPlan(msgspec.Struct, frozen=True):
@@ -52,6 +58,8 @@ class HarvestPlan(msgspec.Struct, frozen=True):
     spec_digest: str  # tells a resubmission of the same spec from a different one
     collect: list[Collectable]
     windows: list[str]  # window ids, newest first
+    max_comments_per_video: int | None = None  # None: as many as TikTok serves
+    comments_of_every_video: bool = False  # also videos whose comment count says none
 
     def storage_date_minus(self, days: int) -> str:
         """The submission day less `days`, as yyyymmdd (compares with the period's days)."""

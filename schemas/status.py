@@ -25,6 +25,16 @@ class QuotaStatus(msgspec.Struct):
     next_probe_in_s: float = 0.0
 
 
+class EndpointStatus(msgspec.Struct):
+    """One research endpoint's part of a harvest."""
+
+    requests: int  # research requests it spent
+    records: int  # records stored (each once per harvest)
+    pages: int  # units done: answers stored and processed
+    chains_done: int  # chains ended: windows (video search), accounts, videos' comments
+    chains_total: int  # chains known so far (more may come while pages are harvested)
+
+
 class HarvestStatus(msgspec.Struct):
     id: str
     state: HarvestState
@@ -49,4 +59,8 @@ class HarvestStatus(msgspec.Struct):
     # first; None while it runs.
     forget_at: float | None = None
     storage: dict[str, str] = msgspec.field(default_factory=dict)
+    # Per endpoint (video_query, user_info, comment_list), the ones the harvest collects.
+    endpoints: dict[str, EndpointStatus] = msgspec.field(default_factory=dict)
+    comments: int = 0  # comments stored
+    comments_cut: int = 0  # videos whose comments stopped at TikTok's cap or the spec's limit
     quota: QuotaStatus | None = None

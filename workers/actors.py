@@ -22,8 +22,9 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import PageTask, SubmitHarvest, UserTask
+from schemas.messages import CommentTask, PageTask, SubmitHarvest, UserTask
 from workers import metrics
+from workers.comments import handle_comments
 from workers.context import WorkerContext, get_context
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
@@ -115,6 +116,10 @@ def fetch_user(payload: dict) -> None:
     _run(UserTask, payload, handle_user)
 
 
+def fetch_comments(payload: dict) -> None:
+    _run(CommentTask, payload, handle_comments)
+
+
 def submit_harvest(payload: dict) -> None:
     """Intake for other iCANDID services: the same validation and planning as the CLI."""
     from producers.submit import SpecRefused, submit_spec
@@ -132,6 +137,7 @@ def declare(broker: dramatiq.Broker) -> None:
     for fn, queue_name, actor_name in (
         (fetch_page, messages.PAGES_QUEUE, messages.PAGE_ACTOR),
         (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR),
+        (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR),
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
     ):
         if actor_name not in broker.actors:

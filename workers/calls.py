@@ -62,7 +62,7 @@ def paid_call(
         except BaseException:
             ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
             raise
-        ctx.store.call_started(plan.id, unit)
+        ctx.store.call_started(plan.id, unit, endpoint)
         began = time.perf_counter()
         try:
             result = call(token, grant.records)

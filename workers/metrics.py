@@ -22,6 +22,7 @@ def init() -> None:
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)),
         pages=Counter("tiktok_harvest_pages_total", "Video pages stored.", ["project"]),
         records=Counter("tiktok_harvest_records_total", "Video records stored (each once per harvest).", ["project"]),
+        comments=Counter("tiktok_harvest_comments_total", "Comments stored (each once per harvest).", ["project"]),
         users=Counter("tiktok_harvest_users_total", "Author profiles answered, by outcome.", ["project", "outcome"]),
         quota_waits=Counter("tiktok_quota_waits_total", "Messages parked for quota, by why: day_spent (until "
                             "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up), "
@@ -55,6 +56,11 @@ def page_stored(project: str, records: int) -> None:
     if _m:
         _m.pages.labels(project).inc()
         _m.records.labels(project).inc(records)
+
+
+def comments_stored(project: str, records: int) -> None:
+    if _m:
+        _m.comments.labels(project).inc(records)
 
 
 def user_answered(project: str, outcome: str) -> None:

@@ -15,7 +15,7 @@ import structlog
 from core import messages, windows
 from core.harvests import RESTARTED, SPLIT
 from schemas.api import VideoPage, VideoQueryBody
-from schemas.messages import PageTask, UserTask
+from schemas.messages import CommentTask, PageTask, UserTask
 from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
 from workers import journey, metrics
@@ -64,6 +64,8 @@ class VideoPages(Endpoint[PageTask, VideoPage]):
     def follow_up(self, ctx: WorkerContext, work: Work, task: PageTask, answer: VideoPage) -> None:
         if "users" in work.plan.collect:
             request_authors(ctx, work.plan, answer)
+        if "comments" in work.plan.collect:
+            request_comments(ctx, work.plan, answer)
         if answer.has_more:
             messages.send(ctx.broker, next_page(task, answer, ctx.settings.max_count))
 
@@ -125,6 +127,24 @@ def request_authors(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> N
     for username in new:
         messages.send(ctx.broker, UserTask(harvest_id=plan.id, username=username))
     ctx.store.mark_users_requested(plan.id, new)
+
+
+def request_comments(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> None:
+    """One comment chain per video per harvest, beside the page chains. A video whose comment
+    count says none costs no request, unless the spec asks for every video (the count can be
+    days old). Sent before they are marked requested: a crash in between only duplicates."""
+    counts: dict[str, int] = {}
+    for video in page.videos:
+        video_id = id_string(video.id)
+        if video_id is None or not video_id.isdigit():
+            continue  # nothing TikTok could look comments up by
+        count = video.comment_count if isinstance(video.comment_count, int) else 0
+        if count > 0 or plan.comments_of_every_video:
+            counts[video_id] = max(count, counts.get(video_id, 0))
+    new = ctx.store.comments_not_requested(plan.id, sorted(counts))
+    for video_id in new:
+        messages.send(ctx.broker, CommentTask(harvest_id=plan.id, video_id=video_id, comment_count=counts[video_id]))
+    ctx.store.mark_comments_requested(plan.id, new)
 
 
 def next_page(task: PageTask, page: VideoPage, max_count: int) -> PageTask:

@@ -31,12 +31,13 @@ class HarvestStore(Harvests):
     def mark_finished(self, harvest: str) -> None:
         self._redis.hsetnx(self.keys.meta(harvest), "finished_at", f"{time.time():.3f}")
 
-    def call_started(self, harvest: str, unit: str) -> None:
+    def call_started(self, harvest: str, unit: str, endpoint: str) -> None:
         """A research request is going out for the unit: count it; the unit waits no longer.
         The time of the call tells the retention sweep that a failed harvest is still busy."""
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.srem(self.keys.parked(harvest), unit)
             pipe.hincrby(self.keys.stats(harvest), "requests", 1)
+            pipe.hincrby(self.keys.stats(harvest), f"requests_{endpoint}", 1)
             pipe.hset(self.keys.meta(harvest), "last_call_at", f"{time.time():.3f}")
             pipe.execute()
 
@@ -58,10 +59,7 @@ class HarvestStore(Harvests):
         return [bool(flag) for flag in owned]
 
     def users_not_requested(self, harvest: str, usernames: list[str]) -> list[str]:
-        if not usernames:
-            return []
-        known = self._redis.smismember(self.keys.users_requested(harvest), usernames)
-        return [name for name, seen in zip(usernames, known, strict=True) if not seen]
+        return self._not_in(self.keys.users_requested(harvest), usernames)
 
     def mark_users_requested(self, harvest: str, usernames: list[str]) -> None:
         if usernames:
@@ -74,12 +72,32 @@ class HarvestStore(Harvests):
     def user_done(self, delivery: Delivery, username: str, outcome: str) -> bool:
         return self._done(delivery, "user", 0, "", False, username, outcome)
 
-    def _done(self, delivery: Delivery, kind, records, window, window_ended, username, outcome) -> bool:
+    def comments_done(self, delivery: Delivery, video_id: str, records: int, chain_ended: bool) -> bool:
+        return self._done(delivery, "comments", records, video_id, chain_ended, "", "")
+
+    def comments_not_requested(self, harvest: str, video_ids: list[str]) -> list[str]:
+        return self._not_in(self.keys.comments_requested(harvest), video_ids)
+
+    def mark_comments_requested(self, harvest: str, video_ids: list[str]) -> None:
+        if video_ids:
+            self._redis.sadd(self.keys.comments_requested(harvest), *video_ids)
+
+    def comments_cut_short(self, harvest: str, video_id: str, why: str) -> None:
+        self._redis.hset(self.keys.comments_cut(harvest), video_id, why)
+
+    def _not_in(self, key: str, names: list[str]) -> list[str]:
+        if not names:
+            return []
+        known = self._redis.smismember(key, names)
+        return [name for name, seen in zip(names, known, strict=True) if not seen]
+
+    def _done(self, delivery: Delivery, kind, records, chain, chain_ended, username, outcome) -> bool:
         k, harvest = self.keys, delivery.harvest
         completed = self._unit_done(
             keys=[k.done(harvest), k.stats(harvest), k.windows(harvest), k.users_requested(harvest),
-                  k.users_done(harvest), k.meta(harvest), k.parked(harvest), delivery.key, k.fetched(harvest)],
-            args=[delivery.unit, kind, records, window, "1" if window_ended else "0", username, outcome,
+                  k.users_done(harvest), k.meta(harvest), k.parked(harvest), delivery.key, k.fetched(harvest),
+                  k.comments_requested(harvest), k.comments_done(harvest)],
+            args=[delivery.unit, kind, records, chain, "1" if chain_ended else "0", username, outcome,
                   f"{time.time():.3f}", delivery.id],
         )
         if completed == -1:

@@ -24,6 +24,7 @@ from schemas import usernames
 from schemas.api import UserInfo, Video
 from schemas.records import (
     AudioObject,
+    CommentRecord,
     Context,
     CreativeWork,
     Dataset,
@@ -270,7 +271,7 @@ def counter(action: str, count: int | None, end_time: str) -> InteractionCounter
     )
 
 
-def _present(items: list[Any]) -> list[Any] | None:
+def present(items: list[Any]) -> list[Any] | None:
     """The non-None items; None (field left out) when there are none."""
     kept = [item for item in items if item is not None]
     return kept or None
@@ -314,13 +315,13 @@ def video_record(video: Video, plan: HarvestPlan, downloaded_at: datetime.dateti
         text=transcript,
         datePublished=unix_to_iso(video.create_time),
         sameAs=f"{author.url}/video/{video_id}" if author and author.url else None,
-        keywords=_present([clean(tag) for tag in video.hashtag_names or []]),
+        keywords=present([clean(tag) for tag in video.hashtag_names or []]),
         locationCreated=Place(name=region, alternateName=region.lower()) if region else None,
         author=author,
         creator=author,
         sender=author,
         associatedMedia=media,
-        interactionStatistic=_present(
+        interactionStatistic=present(
             [
                 counter("WatchAction", video.view_count, end_time),
                 counter("LikeAction", video.like_count, end_time),
@@ -329,7 +330,7 @@ def video_record(video: Video, plan: HarvestPlan, downloaded_at: datetime.dateti
                 counter("BookmarkAction", video.favorites_count, end_time),
             ]
         ),
-        mentions=_present([_mention(name) for name in video.video_mention_list or []]),
+        mentions=present([_mention(name) for name in video.video_mention_list or []]),
         isBasedOn=based_on(plan),
     )
 
@@ -369,7 +370,7 @@ def user_record(
         additionalProperty=properties,
         # interactionStatistic counts actions on the account: others following it
         # (FollowAction) and likes its videos received (LikeAction, TikTok's likes_count).
-        interactionStatistic=_present(
+        interactionStatistic=present(
             [
                 counter("FollowAction", info.follower_count, end_time),
                 counter("LikeAction", info.likes_count, end_time),
@@ -378,7 +379,7 @@ def user_record(
         # agentInteractionStatistic counts actions by the account (schema.org's split
         # between object and agent): accounts it follows (FollowAction) and videos it
         # posted (CreateAction). Both FollowActions in one list could not be told apart.
-        agentInteractionStatistic=_present(
+        agentInteractionStatistic=present(
             [
                 counter("FollowAction", info.following_count, end_time),
                 counter("CreateAction", info.video_count, end_time),
@@ -395,6 +396,6 @@ def user_record(
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 
-def encode_records(records: Sequence[VideoRecord | PersonRecord]) -> bytes:
+def encode_records(records: Sequence[VideoRecord | PersonRecord | CommentRecord]) -> bytes:
     """One JSON array, UTF-8 (not ASCII-escaped); the same records give the same bytes."""
     return _ENCODER.encode(records)

@@ -39,11 +39,17 @@ class Storage:
 
     # Globs for the names below.
     PAGE_FILES = "tiktok_videos_*.json"
+    COMMENT_FILES = "tiktok_comments_*.json"
     USER_FILES = f"{USER_PREFIX}*{USER_SUFFIX}"
 
     @staticmethod
     def page_name(window: str, page: int) -> str:
         return f"tiktok_videos_{window}_p{page:05d}.json"
+
+    @staticmethod
+    def comments_name(video_id: str, page: int) -> str:
+        # Video ids are digits (checked where the task is made: workers/pages.py).
+        return f"tiktok_comments_{video_id}_p{page:05d}.json"
 
     @staticmethod
     def user_name(username: str) -> str:

@@ -38,6 +38,7 @@ BIG = 7354321098765432000  # video ids above 2^53, as TikTok's are
 
 VIDEO_QUERY = "/v2/research/video/query/"
 USER_INFO = "/v2/research/user/info/"
+COMMENT_LIST = "/v2/research/video/comment/list/"
 TOKEN = "/v2/oauth/token/"
 
 
@@ -101,6 +102,7 @@ class FakeTikTok:
     def __init__(self):
         self.video: dict[tuple, deque] = {}
         self.users: dict[str, deque] = {}
+        self.comments: dict[tuple, deque] = {}
         self.tokens: deque = deque()
         self.calls: list[httpx.Request] = []
         self.token_counter = 0
@@ -111,6 +113,9 @@ class FakeTikTok:
 
     def add_user(self, username: str, *answers) -> None:
         self.users.setdefault(username, deque()).extend(answers)
+
+    def add_comments(self, video_id: int, cursor: int, *answers) -> None:
+        self.comments.setdefault((video_id, cursor), deque()).extend(answers)
 
     # reading
     def research_calls(self, path: str = VIDEO_QUERY) -> list[httpx.Request]:
@@ -133,12 +138,16 @@ class FakeTikTok:
             return httpx.Response(200, json={"access_token": f"clt.unit-token-{self.token_counter}",
                                              "expires_in": 7200, "token_type": "Bearer"})
         body = json.loads(request.content)
+        key: tuple | str
         if path == VIDEO_QUERY:
             key = (body["start_date"], body["end_date"], body.get("cursor"))
             answers = self.video.get(key)
         elif path == USER_INFO:
             key = body["username"]
             answers = self.users.get(key)
+        elif path == COMMENT_LIST:
+            key = (body["video_id"], body.get("cursor", 0))
+            answers = self.comments.get(key)
         else:
             raise AssertionError(f"unexpected path {path}")
         if not answers:
@@ -320,3 +329,17 @@ def seconds_to_midnight(offset_s: float) -> float:
     """Seconds until the quota bucket's next UTC midnight."""
     now = time.time() + offset_s
     return (now // 86400 + 1) * 86400 - now
+
+
+def comment(n: int, video: int, parent: int | None = None, **fields) -> dict:
+    """Comment BIG + 500_000 + n under video BIG + `video` (a reply when `parent` is given)."""
+    body = {"id": BIG + 500_000 + n, "video_id": BIG + video, "text": f"comment {n}",
+            "like_count": n, "reply_count": 0, "create_time": 1704300000 + n,
+            "parent_comment_id": BIG + 500_000 + parent if parent is not None else BIG + video}
+    body.update(fields)
+    return body
+
+
+def comments_body(comments: list[dict], *, cursor: int, has_more: bool) -> bytes:
+    data = {"comments": comments, "cursor": cursor, "has_more": has_more}
+    return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()

@@ -13,17 +13,22 @@ import msgspec
 import pytest
 
 from core import messages
-from schemas.messages import PageTask, UserTask
+from schemas.messages import CommentTask, PageTask, UserTask
 from tests.unit.conftest import (
     BASE_URL,
+    BIG,
+    COMMENT_LIST,
     NAMESPACE,
     USER_INFO,
     VIDEO_QUERY,
+    comment,
+    comments_body,
     error_body,
     page_body,
     user_body,
     video,
 )
+from workers.comments import handle_comments
 from workers.context import build_context
 from workers.pages import handle_page
 from workers.users import handle_user
@@ -32,11 +37,15 @@ PERIOD = "20240101-20240229"  # two windows
 AUTHORS = ["alice", "bob", "carol"]
 
 
+# Comments: video 2 has two pages of them, videos 5 and 40 (each met twice) one page.
+COMMENTS = {2: 150, 5: 3, 40: 2}
+
+
 def answers() -> dict:
     """Each window: three pages; video 5 on two pages of a window, video 40 in both windows,
     one short page; carol is an unknown account."""
     def vids(*numbers):
-        return [video(n, username=AUTHORS[n % 3]) for n in numbers]
+        return [video(n, username=AUTHORS[n % 3], comment_count=COMMENTS.get(n, 0)) for n in numbers]
 
     pages: dict[tuple[str, str, int | None], bytes] = {}
     for window, base in (("20240130-20240229", 0), ("20240101-20240129", 20)):
@@ -63,6 +72,11 @@ class FixedTikTok:
         body = json.loads(request.content)
         if request.url.path == VIDEO_QUERY:
             return httpx.Response(200, content=self.pages[(body["start_date"], body["end_date"], body.get("cursor"))])
+        if request.url.path == COMMENT_LIST:
+            n, cursor = body["video_id"] - BIG, body["cursor"]
+            served = range(cursor, min(COMMENTS[n], cursor + body["max_count"]))
+            return httpx.Response(200, content=comments_body([comment(n * 1000 + i, n) for i in served],
+                                                             cursor=served.stop, has_more=served.stop < COMMENTS[n]))
         assert request.url.path == USER_INFO
         if body["username"] == "carol":
             return httpx.Response(400, content=error_body("invalid_params", "Username carol cannot find the user"))
@@ -118,9 +132,10 @@ def harvest(settings, broker, fake, transport, plan_spec, fuse: Fuse, monkeypatc
     monkeypatch.setattr(messages, "send", fused(messages.send, fuse))
     ctx = new_process()
     crashes = 0
-    handlers = {"pages": (PageTask, handle_page), "users": (UserTask, lambda c, t, m, r: handle_user(c, t, m))}
+    handlers = {"pages": (PageTask, handle_page), "users": (UserTask, lambda c, t, m, r: handle_user(c, t, m)),
+                "comments": (CommentTask, handle_comments)}
     while True:
-        for queue in ("pages", "users"):
+        for queue in ("pages", "users", "comments"):
             message_id = fake.lpop(f"{NAMESPACE}:{queue}")
             if message_id:
                 break
@@ -146,8 +161,12 @@ def outcome(ctx, plan) -> dict:
             stored[record["@id"]] += 1
             authors[record["@id"]] = (record["author"]["alternateName"], record["author"].get("name"))
     people = sorted(path.name for path in ctx.storage.records_dir(plan).glob("tiktok_user_*.json"))
+    comments: Counter[str] = Counter()
+    for path in ctx.storage.records_dir(plan).glob("tiktok_comments_*.json"):
+        comments.update(record["@id"] for record in json.loads(path.read_bytes()))
     status = ctx.store.status(plan.id)
     return {"videos": stored, "authors": authors, "people": people, "state": status.state, "records": status.records,
+            "comments": comments, "comment_count": status.comments,
             "pages": status.pages, "users": (status.users_requested, status.users_done),
             "temporaries": [p.name for p in ctx.storage.root.rglob("*.tmp")],
             "finished_up": (ctx.redis.zscore(ctx.keys.quota_active(plan.credential), plan.id) is None,
@@ -188,7 +207,8 @@ def harness(settings, monkeypatch):
         return dataclasses.replace(settings, data_dir=root)
 
     def plan_factory(ctx, s):
-        plan = validate({"id": "crash", "project": "climate", "period": PERIOD, "accounts": AUTHORS},
+        plan = validate({"id": "crash", "project": "climate", "period": PERIOD, "accounts": AUTHORS,
+                         "collect": ["videos", "users", "comments"]},
                         load_credentials(s.credentials_file))
         assert start(plan, s, ctx.broker, redis=ctx.redis).created  # the producer, not under test
         return plan
@@ -206,7 +226,9 @@ def harness(settings, monkeypatch):
 
 def test_a_crash_at_any_step_changes_nothing_in_the_result(harness, tmp_path):
     expected, crashes, steps, calls, used = harness(tmp_path, "clean", None)
-    assert crashes == 0 and calls == used == 6 + 3
+    assert crashes == 0 and calls == used == 6 + 3 + 4  # pages, profiles, comment pages
+    assert len(expected["comments"]) == expected["comment_count"] == sum(COMMENTS.values())
+    assert set(expected["comments"].values()) == {1}
     assert expected["state"] == "done" and expected["records"] == len(expected["videos"]) == 13
     assert set(expected["videos"].values()) == {1}
     assert expected["users"] == (3, 3) and expected["temporaries"] == []

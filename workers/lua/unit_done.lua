@@ -1,9 +1,11 @@
--- Mark a logical unit (page or user) complete, count it once, and close the harvest when
--- nothing is left. Fenced: only the delivery holding the unit may complete it, so a delivery
--- that lost its hold (stalled, cut off) cannot count or close anything late.
--- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease, fetched
--- ARGV: unit, kind ('page'|'user'), records, window, window_ended ('1'|'0'), username,
---       outcome, now, delivery id
+-- Mark a logical unit (a video page, a profile, a comment page) complete, count it once, and
+-- close the harvest when nothing is left. Fenced: only the delivery holding the unit may
+-- complete it, so a delivery that lost its hold (stalled, cut off) cannot count or close
+-- anything late.
+-- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease, fetched,
+--       comments_requested, comments_done
+-- ARGV: unit, kind ('page'|'user'|'comments'), records, chain (the window of a page, the
+--       video of a comment page), chain_ended ('1'|'0'), username, outcome, now, delivery id
 -- Returns -1 when this delivery no longer holds the unit, 1 when this call completed the
 -- harvest's last unit, 0 otherwise.
 local unit, kind = ARGV[1], ARGV[2]
@@ -16,6 +18,12 @@ if redis.call('SADD', KEYS[1], unit) == 1 then
     redis.call('HINCRBY', KEYS[2], 'records', tonumber(ARGV[3]))
     if ARGV[5] == '1' and redis.call('HGET', KEYS[3], ARGV[4]) == 'open' then
       redis.call('HSET', KEYS[3], ARGV[4], 'done')
+    end
+  elseif kind == 'comments' then
+    redis.call('HINCRBY', KEYS[2], 'comment_pages', 1)
+    redis.call('HINCRBY', KEYS[2], 'comments', tonumber(ARGV[3]))
+    if ARGV[5] == '1' then
+      redis.call('SADD', KEYS[11], ARGV[4])
     end
   else
     redis.call('HSET', KEYS[5], ARGV[6], ARGV[7])
@@ -40,8 +48,12 @@ end
 if redis.call('HLEN', KEYS[9]) > redis.call('SCARD', KEYS[1]) then
   return 0
 end
--- Every page that asked for a user has finished, so every asked user is in the set.
+-- Every page that asked for a user or for comments has finished, so every asked user and
+-- every video whose comments were asked for is in its set.
 if redis.call('SCARD', KEYS[4]) > redis.call('HLEN', KEYS[5]) then
+  return 0
+end
+if redis.call('SCARD', KEYS[10]) > redis.call('SCARD', KEYS[11]) then
   return 0
 end
 -- Every unit is done; finishing (workers/finish.py) sets finished_at when it is through.

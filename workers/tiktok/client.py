@@ -10,8 +10,12 @@ import httpx
 import msgspec
 
 from schemas.api import (
+    COMMENT_FIELDS,
     USER_FIELDS,
     VIDEO_FIELDS,
+    CommentListBody,
+    CommentListResponse,
+    CommentPage,
     ErrorResponse,
     TokenResponse,
     UserInfo,
@@ -113,6 +117,11 @@ class TikTokClient:
         response = self._research("/v2/research/video/query/", VIDEO_FIELDS, token, body)
         return decode_video_page(response.content), response.content
 
+    def list_comments(self, token: str, body: CommentListBody) -> tuple[CommentPage, bytes]:
+        """One page of a video's comments (replies included); the decoded page and the body."""
+        response = self._research("/v2/research/video/comment/list/", COMMENT_FIELDS, token, body)
+        return decode_comment_page(response.content), response.content
+
     def user_info(self, token: str, username: str) -> tuple[str, UserInfo | None, bytes]:
         """Returns (outcome, profile or None, body as received); outcome is ok, unknown,
         private or restricted — the last three are answers, not errors."""
@@ -158,14 +167,23 @@ class TikTokClient:
 
 
 def decode_video_page(content: bytes) -> VideoPage:
+    return _page_data(content, VideoQueryResponse, "video page")
+
+
+def decode_comment_page(content: bytes) -> CommentPage:
+    return _page_data(content, CommentListResponse, "comment page")
+
+
+def _page_data(content: bytes, response_type, what: str):
+    """The `data` of a paged answer. A 200 cut short, garbage, or an error envelope without
+    data: the page must be fetched again, never dropped."""
     try:
-        decoded = msgspec.json.decode(content, type=VideoQueryResponse, strict=False)
+        decoded = msgspec.json.decode(content, type=response_type, strict=False)
     except msgspec.DecodeError as error:
-        # A 200 cut short, or garbage: the page must be fetched again, never dropped.
-        raise TransientError(f"video page did not decode ({error})") from None
+        raise TransientError(f"{what} did not decode ({error})") from None
     if decoded.error.code not in ("ok", "") or decoded.data is None:
         raise TransientError(
-            f"video page without data: {decoded.error.message or 'empty'}",
+            f"{what} without data: {decoded.error.message or 'empty'}",
             code=decoded.error.code, log_id=decoded.error.log_id,
         )
     return decoded.data
