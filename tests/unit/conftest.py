@@ -143,8 +143,7 @@ class FakeTikTok:
             key = (body["start_date"], body["end_date"], body.get("cursor"))
             answers = self.video.get(key)
         elif path == USER_INFO:
-            key = body["username"]
-            answers = self.users.get(key)
+            answers = self.users.get(key := body["username"])
         elif path == COMMENT_LIST:
             key = (body["video_id"], body.get("cursor", 0))
             answers = self.comments.get(key)
