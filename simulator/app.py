@@ -7,7 +7,7 @@ budget (429, not charged) → charge → outage (its status, or a reset) → sho
 throttle (429) → 504 → parameters (400) → 500 → endpoint work → truncation of a 200
 (malformed).  A service that is down answers nothing else: during an outage a request
 stopped by the first two checks gets the outage's answer too, uncharged.  The token
-endpoint answers the outage as well, never charged.
+endpoint answers the outage as well, never charged.  Comments are in ``comments.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import os
 import threading
 import time
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from email.message import Message
 from typing import TypeAlias
@@ -24,6 +23,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
+from simulator.comments import COMMENT_FIELDS, CommentBook
 from simulator.corpus import Corpus
 from simulator.faults import Faults, SimConfig, config_dict, update_config
 from simulator.outage import (
@@ -35,7 +35,7 @@ from simulator.outage import (
 )
 from simulator.query import QueryError, compile_query, parse_window
 from simulator.quota import QuotaBook, SimClock, TokenStore
-from simulator.searches import SearchCache
+from simulator.searches import MatchCache, SearchCache
 
 VIDEO_FIELDS = frozenset(
     "id video_description create_time region_code share_count view_count like_count "
@@ -46,6 +46,7 @@ USER_FIELDS = frozenset(
     "display_name bio_description avatar_url is_verified follower_count following_count "
     "likes_count video_count bio_url".split())
 JSON = "application/json"
+SERVER_ERROR = "Something went wrong. Please try again later."
 HTML_504 = gateway_page(504)
 # A request's headers: http.server's, or a plain mapping in tests.
 Headers: TypeAlias = Mapping[str, str] | Message
@@ -74,19 +75,22 @@ class SimulatorApp:
         self.tokens = TokenStore(self.clock)
         self.quota = QuotaBook(self.clock)
         self.searches = SearchCache(seed, self.config.search_cache_size)
+        self.comments = CommentBook(corpus, self.faults)
         if config is not None:
             self.set_config(**config_dict(config))  # also starts a timed outage's countdown
-        self._matches_cache: OrderedDict[tuple, array] = OrderedDict()
-        self._matches_lock = threading.Lock()
+        self._matches = MatchCache(corpus)
         self._fields_cache: dict[tuple[str, frozenset], tuple[str, ...]] = {}
         self._routes: dict[tuple[str, str], Callable] = {
             ("POST", "/v2/oauth/token/"): self._oauth,
             ("POST", "/v2/research/video/query/"): lambda r: self._research("video_query", r, self._video_query),
             ("POST", "/v2/research/user/info/"): lambda r: self._research("user_info", r, self._user_info),
+            ("POST", "/v2/research/video/comment/list/"):
+                lambda r: self._research("comment_list", r, self._comment_list),
             ("GET", "/_sim/health"): self._health,
             ("GET", "/_sim/config"): lambda r: _json(self.config_view()),
             ("POST", "/_sim/config"): self._set_config,
             ("POST", "/_sim/ground_truth"): self._ground_truth,
+            ("POST", "/_sim/ground_truth/comments"): self._comment_truth,
             ("GET", "/_sim/stats"): self._stats,
             ("POST", "/_sim/stats/reset"): self._reset_stats,
             ("GET", "/_sim/clock"): self._clock,
@@ -107,6 +111,10 @@ class SimulatorApp:
         self.searches.size = self.config.search_cache_size
         self.faults.reseed()
         return self.config
+
+    def comment_ground_truth(self, video_ids: object) -> dict:
+        """``POST /_sim/ground_truth/comments``'s answer at the current ``comment_cap``."""
+        return self.comments.ground_truth(video_ids, self.config.comment_cap)
 
     def config_view(self) -> dict:
         """The switches as GET /_sim/config shows them: ``outage_for_s`` is the time left."""
@@ -259,7 +267,7 @@ class SimulatorApp:
             raise QueryError("Invalid count or cursor")
         days = (end - start).days + 1
         if self.faults.hit(min(1.0, config.error_500_rate * days / 30), "error_500"):
-            return self._error(500, "internal_error", "Something went wrong. Please try again later."), 0
+            return self._error(500, "internal_error", SERVER_ERROR), 0
 
         sid = body.get("search_id")
         sid = str(sid) if sid not in (None, "", 0) else None
@@ -270,7 +278,7 @@ class SimulatorApp:
             if self.faults.hit(config.invalid_cursor_rate, "invalid_cursor"):
                 raise QueryError("Invalid count or cursor")
         else:
-            order = array("i", self._matches(body["query"], predicate, start, end))
+            order = array("i", self._matches.get(body["query"], predicate, start, end))
             if body.get("is_random") is True:
                 indices = order.tolist()
                 self.faults.shuffle(indices)
@@ -297,19 +305,6 @@ class SimulatorApp:
                 "search_id": sid}
         return Response(200, self._envelope(data)), len(page)
 
-    def _matches(self, query: dict, predicate, start, end) -> array:
-        """A window's match list; cached because clients restart searches after errors."""
-        key = (_encode(query), start, end)
-        with self._matches_lock:
-            hit = self._matches_cache.get(key)
-        if hit is None:
-            hit = array("i", self.corpus.match_indices(predicate, start, end))
-            with self._matches_lock:
-                self._matches_cache[key] = hit
-                if len(self._matches_cache) > 256:
-                    self._matches_cache.popitem(last=False)
-        return hit
-
     def _user_info(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
         fields = self._fields(req, USER_FIELDS)
         username = req.json().get("username")
@@ -327,6 +322,13 @@ class SimulatorApp:
         account = self.corpus.by_username[username]
         data = {f: x for f in fields if (x := getattr(account, f)) is not None}
         return Response(200, self._envelope(data)), 1
+
+    def _comment_list(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
+        fields = self._fields(req, COMMENT_FIELDS)
+        data = self.comments.page(req.json(), fields, config)
+        if data is None:
+            return self._error(500, "internal_error", SERVER_ERROR), 0
+        return Response(200, self._envelope(data)), len(data["comments"])
 
     # -- /_sim/ control ----------------------------------------------------------------
     def _health(self, req: _Request) -> Response:
@@ -349,6 +351,12 @@ class SimulatorApp:
         except QueryError as exc:
             return _json({"error": str(exc)}, 400)
         return _json({"ids": [str(i) for i in ids], "count": len(ids)})
+
+    def _comment_truth(self, req: _Request) -> Response:
+        try:
+            return _json(self.comment_ground_truth(req.json().get("video_ids")))
+        except QueryError as exc:
+            return _json({"error": str(exc)}, 400)
 
     def _stats(self, req: _Request) -> Response:
         snap = self.quota.snapshot()

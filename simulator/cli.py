@@ -41,6 +41,8 @@ def simulator_command(
         rich_help_panel=_FAULT)] = _D.error_500_rate,
     user_500_rate: Annotated[float, typer.Option(
         help="User info 500 with an empty message.", rich_help_panel=_FAULT)] = _D.user_500_rate,
+    comment_500_rate: Annotated[float, typer.Option(
+        help="Comment list 500 internal_error.", rich_help_panel=_FAULT)] = _D.comment_500_rate,
     throttle_429_rate: Annotated[float, typer.Option(
         help="Short-term 429 rate_limit_exceeded.", rich_help_panel=_FAULT)] = _D.throttle_429_rate,
     malformed_rate: Annotated[float, typer.Option(
@@ -62,6 +64,11 @@ def simulator_command(
         help="A page answers with a new search_id.", rich_help_panel=_FAULT)] = _D.search_id_change_rate,
     search_cache_size: Annotated[int, typer.Option(
         help="Searches kept before the oldest id expires.")] = _D.search_cache_size,
+    comment_cap: Annotated[int, typer.Option(
+        help="Comments served per video; comment_count may say more.")] = _D.comment_cap,
+    comment_unknown_video: Annotated[str, typer.Option(
+        help="A video the corpus lacks or hides: 'empty' (200, no comments) or 'invalid_params' (400).")
+    ] = _D.comment_unknown_video,
     outage_status: Annotated[int, typer.Option(
         help="Non-zero: every research and token request answers this 5xx status.",
         rich_help_panel=_OUTAGE)] = _D.outage_status,

@@ -25,7 +25,7 @@ Count = Annotated[int, msgspec.Meta(ge=0)]
 # What GET /_sim/stats counts under "faults".  Only what the simulator chose to inject:
 # a search id the cache evicted or never issued, or a cursor past the end, is the
 # client's doing and is not counted.
-FAULT_KINDS = ("error_500", "user_500", "error_504", "malformed", "throttle_429", "daily_429",
+FAULT_KINDS = ("error_500", "user_500", "comment_500", "error_504", "malformed", "throttle_429", "daily_429",
                "search_id_invalid", "invalid_cursor", "empty_page", "search_id_change", "slow",
                "outage")
 
@@ -42,6 +42,7 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     quota_reset_lag_s: NonNeg = 0.0     # the quota day starts this long after 00:00 UTC
     error_500_rate: Rate = 0.0          # video query; scaled by window days / 30
     user_500_rate: Rate = 0.0           # user info: 500 with an empty message
+    comment_500_rate: Rate = 0.0        # comment list: 500 internal_error
     throttle_429_rate: Rate = 0.0       # short-term 429 rate_limit_exceeded
     malformed_rate: Rate = 0.0          # 200 whose JSON body is cut short
     error_504_rate: Rate = 0.0          # 504 with an HTML body
@@ -52,6 +53,10 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     empty_page_rate: Rate = 0.0         # an empty page, has_more true, cursor advancing
     search_id_change_rate: Rate = 0.0   # a page answers with a new search_id (alias)
     search_cache_size: Annotated[int, msgspec.Meta(ge=1)] = 10000
+    comment_cap: Count = 1000           # comments served per video (TikTok: about the first 1,000)
+    # How a video id the corpus lacks, a hidden video or an unknown comment id is answered:
+    # "empty" (200, no comments, has_more false) or "invalid_params" (400).
+    comment_unknown_video: Literal["empty", "invalid_params"] = "empty"
     # TikTok down (see simulator/outage.py): non-zero answers every research and token
     # request with this 5xx status; "reset" mode drops the connection instead of answering.
     outage_status: Annotated[int, msgspec.Meta(ge=0, le=599)] = 0

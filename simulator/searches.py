@@ -6,9 +6,15 @@ A video query's first page fixes the order of its matches; later pages quote the
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from array import array
 from collections import OrderedDict
+
+import msgspec
+
+from simulator.corpus import Corpus
+from simulator.query import Predicate
 
 
 class SearchCache:
@@ -42,3 +48,27 @@ class SearchCache:
             if order is not None:
                 self._orders.move_to_end(sid)
             return order
+
+
+class MatchCache:
+    """A window's match list (corpus indices, newest first, hidden ones included) per query.
+
+    Cached because clients restart a search after errors; bounded LRU of ``size`` lists.
+    """
+
+    def __init__(self, corpus: Corpus, size: int = 256) -> None:
+        self.corpus, self.size = corpus, size
+        self._lock = threading.Lock()
+        self._lists: OrderedDict[tuple, array] = OrderedDict()
+
+    def get(self, query: dict, predicate: Predicate, start: dt.date, end: dt.date) -> array:
+        key = (msgspec.json.encode(query), start, end)
+        with self._lock:
+            hit = self._lists.get(key)
+        if hit is None:
+            hit = array("i", self.corpus.match_indices(predicate, start, end))
+            with self._lock:
+                self._lists[key] = hit
+                if len(self._lists) > self.size:
+                    self._lists.popitem(last=False)
+        return hit
