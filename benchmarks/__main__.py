@@ -5,6 +5,8 @@
    simulator runs in a process of its own), worker memory, requests per 100 records, and
    the CPU per page spent in our own modules, Redis commands per page (Dramatiq's included);
 2. the same with authors' profiles (requests per 100 records including user-info calls);
+   comments: requests against the least possible (ceil(min(comments, cap)/100) per video),
+   comments/s, CPU per page;
 3. 300 ms API latency: a fleet of 2 processes × 4 threads against one sequential client
    doing the same requests;
 4. recovery: how long a SIGKILLed worker's messages wait before another worker gets them;
@@ -18,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.comments import measure_comments
 from benchmarks.finishing import measure_finishing
 from benchmarks.fleet_run import Bench
 from benchmarks.our_code import measure_our_code
@@ -33,6 +36,8 @@ VIDEOS_SPEC = {"id": "bench_videos", "project": "bench", "collect": ["videos"], 
                                  "field_values": ["BE", "NL", "FR", "DE", "US", "GB"]}]}}
 USERS_SPEC = {"id": "bench_users", "project": "bench", "accounts": ["vrtnws", "hln_be"], "keywords": ["klimaat"],
               "regions": ["BE", "NL"], "period": "20240101-20240630"}
+# The comments of a month of the demo query: ~730 videos, ~500 with comments, ~32,500 comments.
+COMMENTS_SPEC = dict(USERS_SPEC, id="bench_comments", period="20240601-20240630", collect=["videos", "comments"])
 # One month of the demo query: ~1,000 videos, ~250 authors, ~270 requests.
 LATENCY_SPEC = dict(USERS_SPEC, id="bench_latency", period="20240601-20240630")
 
@@ -72,6 +77,13 @@ def main() -> int:
             line("worker CPU per call", f"{1000 * r.worker_cpu_s / r.calls:.1f} ms")
             line("requests per 100 records (videos + authors)", f"{100 * r.requests / r.records:.2f}")
             line("Redis commands per API call", f"{r.redis_commands / r.calls:.1f}")
+
+            print("Zero latency, comments (the demo query over June 2024, videos and their comments)")
+            c = measure_comments(bench, COMMENTS_SPEC)
+            line("wall time", f"{c.seconds:.2f} s: {c.comments:,} comments of {c.videos_with_comments} videos")
+            line("comment requests / the least possible", f"{c.comment_requests:,} / {c.lower_bound:,}")
+            line("comments/s", f"{c.comments / c.seconds:,.0f}")
+            line("worker CPU per page", f"{c.worker_cpu_ms_per_page:.1f} ms")
 
             print("Redis memory of a harvest (MEMORY USAGE summed over its keys)")
             for label, spec in (("the demo spec, with authors", USERS_SPEC), ("videos only", VIDEOS_SPEC)):

@@ -5,7 +5,7 @@ import os
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,7 @@ from core.config import Settings
 from core.keys import Keys
 from harvest_cli.processes import Fleet, start_simulator
 from producers.submit import prepare, start
+from schemas.status import EndpointStatus
 from workers.broker import build_broker
 from workers.progress import HarvestStore
 
@@ -54,10 +55,11 @@ class RunResult:
     worker_cpu_s: float
     worker_rss_mib: float
     redis_commands: int  # while harvesting: the workers' (Dramatiq's polling included) and the submit's
+    endpoints: dict[str, EndpointStatus] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
-        return self.pages + self.users
+        return self.pages + self.users + sum(e.pages for name, e in self.endpoints.items() if name == "comment_list")
 
 
 class Bench:
@@ -113,7 +115,7 @@ class Bench:
             cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
             rss = sum(rss_mib(pid) for pid in pids)
             return RunResult(seconds, status.pages, status.records, status.users_done, status.requests, cpu, rss,
-                             commands)
+                             commands, status.endpoints)
         finally:
             fleet.stop()
             for key in client.scan_iter(match=f"{namespace}:*", count=1000):
