@@ -33,7 +33,7 @@ from simulator.outage import (
     gateway_page,
     outage_message,
 )
-from simulator.query import QueryError, compile_query, parse_window
+from simulator.query import QueryError, compile_query, parse_paging, parse_window
 from simulator.quota import QuotaBook, SimClock, TokenStore
 from simulator.searches import MatchCache, SearchCache
 
@@ -259,12 +259,7 @@ class SimulatorApp:
         body = req.json()
         predicate = compile_query(body.get("query"))
         start, end = parse_window(body)
-        max_count = body.get("max_count", 20)
-        if type(max_count) is not int or not 1 <= max_count <= 100:
-            raise QueryError("max_count must be an integer between 1 and 100")
-        cursor = body.get("cursor", 0)
-        if type(cursor) is not int or cursor < 0:
-            raise QueryError("Invalid count or cursor")
+        max_count, cursor = parse_paging(body, default_max_count=20)
         days = (end - start).days + 1
         if self.faults.hit(min(1.0, config.error_500_rate * days / 30), "error_500"):
             return self._error(500, "internal_error", SERVER_ERROR), 0

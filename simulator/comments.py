@@ -42,7 +42,7 @@ import msgspec
 
 from simulator.corpus import NON_LATIN, TOPIC_WORDS, VOCAB, Corpus, Video
 from simulator.faults import Faults, SimConfig
-from simulator.query import QueryError
+from simulator.query import QueryError, parse_paging
 
 COMMENT_FIELDS = frozenset(
     "id video_id text like_count reply_count parent_comment_id create_time".split())
@@ -231,12 +231,7 @@ class CommentBook:
         if video_id is None and parent_id is None:
             raise QueryError("video_id is required")
         asked = _id(video_id, "video_id") if parent_id is None else _id(parent_id, "comment_id")
-        max_count = body.get("max_count", 10)
-        if type(max_count) is not int or not 1 <= max_count <= 100:
-            raise QueryError("max_count must be an integer between 1 and 100")
-        cursor = body.get("cursor", 0)
-        if type(cursor) is not int or cursor < 0:
-            raise QueryError("Invalid count or cursor")
+        max_count, cursor = parse_paging(body, default_max_count=10)
         if self._faults.hit(config.comment_500_rate, "comment_500"):
             return None
         cap = config.comment_cap

@@ -50,6 +50,17 @@ def parse_window(body: dict, max_days: int | None = MAX_WINDOW_DAYS) -> tuple[dt
     return start, end
 
 
+def parse_paging(body: dict, default_max_count: int) -> tuple[int, int]:
+    """(max_count, cursor) of a paged request, refused as TikTok refuses them."""
+    max_count = body.get("max_count", default_max_count)
+    if type(max_count) is not int or not 1 <= max_count <= 100:
+        raise QueryError("max_count must be an integer between 1 and 100")
+    cursor = body.get("cursor", 0)
+    if type(cursor) is not int or cursor < 0:
+        raise QueryError("Invalid count or cursor")
+    return max_count, cursor
+
+
 def _int(field: str, value: str) -> int:
     try:
         return int(value)
