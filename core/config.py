@@ -37,6 +37,11 @@ class Settings:
     # How long a delivery's hold on its unit lasts without renewal (its worker renews it
     # every fifth of that while it runs); see workers/lease.py.
     lease_hold_s: float = field(default_factory=lambda: float(_env("HARVEST_LEASE_HOLD_S", "15")))
+    # Hours a profile fetched for one harvest is reused by the project's other harvests
+    # (no second call for the same account); 0 turns the reuse off. See workers/profiles.py.
+    profile_freshness_hours: float = field(
+        default_factory=lambda: float(_env("HARVEST_PROFILE_FRESHNESS_HOURS", "24"))
+    )
     metrics_port: int = field(default_factory=lambda: int(_env("HARVEST_METRICS_PORT", "9191")))
     # Days a done harvest's state stays in Redis before it expires (files in storage stay);
     # see workers/retention.py. Redis runs without eviction, so nothing may stay for ever.

@@ -68,6 +68,10 @@ class Keys:
         """Counter: deliveries of a message that started and have not ended (its worker died)."""
         return f"{self.namespace}:deliveries:{message_id}"
 
+    def profile(self, project: str, escaped_username: str) -> str:
+        """Hash with an expiry: a profile answer (body, at) a project's harvests may reuse."""
+        return f"{self.namespace}:profile:{project}:{escaped_username}"
+
     # --- per harvest ------------------------------------------------------------------
     def plan(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:plan"

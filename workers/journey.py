@@ -28,6 +28,9 @@ from workers.tiktok.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
 
+# The reservation noted for an answer reused from another harvest: no quota paid for it.
+REUSED = "reused"
+
 TaskT = TypeVar("TaskT")
 AnswerT = TypeVar("AnswerT")
 
@@ -67,6 +70,14 @@ class Endpoint(Generic[TaskT, AnswerT]):
     def known_without_asking(self, work: Work, task: TaskT) -> AnswerT | None:
         """An answer that needs no call (and no quota), if there is one."""
         return None
+
+    def recent_answer(self, ctx: WorkerContext, work: Work, task: TaskT) -> tuple[bytes, float] | None:
+        """An answer another harvest got lately that this unit may reuse without a call:
+        (the body as received, when it was downloaded)."""
+        return None
+
+    def keep_answer(self, ctx: WorkerContext, work: Work, task: TaskT, raw: bytes) -> None:
+        """A fresh answer, for other harvests to reuse."""
 
     def fetch(self, ctx: WorkerContext, work: Work, task: TaskT) -> tuple[tuple[AnswerT, bytes], str]:
         """Pay for one call (workers/calls.py): ((decoded answer, body as received), reservation)."""
@@ -129,7 +140,14 @@ def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, 
         return known, dt.datetime.fromtimestamp(plan.submitted_at, dt.UTC)
     name = endpoint.raw_name(task)
     raw = storage.read_raw(plan, name) if work.fetched else None
-    if raw is None:
+    recent = endpoint.recent_answer(ctx, work, task) if raw is None else None
+    if recent is not None:
+        raw, downloaded_at = recent
+        answer = endpoint.decode(raw)
+        path = storage.write_raw(plan, name, raw, fence=work.fence, downloaded_at=downloaded_at)
+        ctx.store.mark_fetched(work.delivery, REUSED)
+        paid_by = REUSED
+    elif raw is None:
         try:
             (answer, raw), paid_by = endpoint.fetch(ctx, work, task)
         except TransientError as error:
@@ -138,11 +156,13 @@ def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, 
             raise
         path = storage.write_raw(plan, name, raw, fence=work.fence)
         ctx.store.mark_fetched(work.delivery, paid_by)
+        endpoint.keep_answer(ctx, work, task, raw)
     else:
         answer = endpoint.decode(raw)
         path = storage.source_dir(plan) / name
         paid_by = work.reservation or ""
-    ctx.quota.settle(plan.credential, plan.id, work.delivery.unit, paid_by, endpoint.records_used(answer))
+    if paid_by != REUSED:
+        ctx.quota.settle(plan.credential, plan.id, work.delivery.unit, paid_by, endpoint.records_used(answer))
     return answer, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
 

@@ -65,8 +65,11 @@ class Storage:
         return f".{name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
 
     # --- raw bodies ----------------------------------------------------------------------
-    def write_raw(self, plan: HarvestPlan, name: str, body: bytes, *, fence: Fence | None = None) -> Path:
-        return self._write_atomic(self.source_dir(plan) / name, body, fence)
+    def write_raw(self, plan: HarvestPlan, name: str, body: bytes, *, fence: Fence | None = None,
+                  downloaded_at: float | None = None) -> Path:
+        """`downloaded_at`: when the body was downloaded, if not now (an answer reused from
+        another harvest): the file's modification time says it, as for any raw answer."""
+        return self._write_atomic(self.source_dir(plan) / name, body, fence, downloaded_at)
 
     def read_raw(self, plan: HarvestPlan, name: str) -> bytes | None:
         try:
@@ -87,7 +90,8 @@ class Storage:
                 removed += 1
         return removed
 
-    def _write_atomic(self, path: Path, body: bytes, fence: Fence | None = None) -> Path:
+    def _write_atomic(self, path: Path, body: bytes, fence: Fence | None = None,
+                      mtime: float | None = None) -> Path:
         """`fence` is called between writing the temporary file and renaming it into place:
         raising there (a delivery that lost its hold on the unit) leaves the file as it was.
         Checked last, so a stall in the slow part (writing, fsync) cannot slip past it."""
@@ -99,6 +103,8 @@ class Storage:
                 if self._fsync:
                     handle.flush()
                     os.fsync(handle.fileno())
+            if mtime is not None:
+                os.utime(temporary, (mtime, mtime))
             if fence is not None:
                 fence()
             os.replace(temporary, path)

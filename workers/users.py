@@ -12,7 +12,7 @@ import structlog
 from schemas import usernames
 from schemas.api import UserInfo
 from schemas.messages import UserTask
-from workers import journey, metrics
+from workers import journey, metrics, profiles
 from workers.calls import paid_call
 from workers.context import WorkerContext
 from workers.journey import Endpoint, Work
@@ -38,6 +38,15 @@ class UserProfiles(Endpoint[UserTask, Profile]):
         # TikTok could only answer "cannot find the user", and asking would spend quota.
         log.warning("username_not_requested", harvest=work.plan.id, username=usernames.escape(username))
         return "unknown", None
+
+    def recent_answer(self, ctx: WorkerContext, work: Work, task: UserTask) -> tuple[bytes, float] | None:
+        if ctx.settings.profile_freshness_hours <= 0:
+            return None
+        return profiles.recent(ctx.redis, ctx.keys, work.plan.project, usernames.normalise(task.username))
+
+    def keep_answer(self, ctx: WorkerContext, work: Work, task: UserTask, raw: bytes) -> None:
+        profiles.keep(ctx.redis, ctx.keys, work.plan.project, usernames.normalise(task.username), raw,
+                      ctx.settings.profile_freshness_hours * 3600)
 
     def fetch(self, ctx: WorkerContext, work: Work, task: UserTask) -> tuple[tuple[Profile, bytes], str]:
         username = usernames.normalise(task.username)
