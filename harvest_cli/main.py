@@ -6,7 +6,7 @@ from pathlib import Path
 import msgspec
 import typer
 
-from harvest_cli import dead, demo, purge, worker
+from harvest_cli import dead, demo, export, purge, worker
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 from harvest_cli.render import print_status
 from simulator.cli import simulator_command
@@ -22,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("worker")(worker.worker_command)
+app.command("export")(export.export_command)
 app.command("demo")(demo.demo_command)
 app.command("simulator")(simulator_command)
 app.command("purge")(purge.purge_command)

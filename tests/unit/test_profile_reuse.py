@@ -7,10 +7,9 @@ import json
 import os
 
 from schemas.messages import UserTask
+from tests.unit.conftest import USER_INFO, user_body
 from workers.context import build_context
 from workers.users import handle_user
-
-from tests.unit.conftest import USER_INFO, user_body
 
 
 def second_harvest(make_plan, harvest_id: str = "tiktok_query_unit02", **spec):
