@@ -95,7 +95,11 @@ def test_rows_are_read_one_file_at_a_time(harvested, monkeypatch):
     assert len(read) == 1  # a harvest of any size is exported in constant memory
 
 
-def test_the_export_command_writes_a_file_and_says_how_many(harvested, tmp_path):
+def test_the_export_command_writes_a_file_and_says_how_many(harvested, tmp_path, settings, monkeypatch):
+    import harvest_cli.export
+
+    # In-process: the process's logging and settings stay as the other tests left them.
+    monkeypatch.setattr(harvest_cli.export, "settings_from", lambda **overrides: settings)
     out = tmp_path / "videos.csv"
     result = CliRunner().invoke(app, ["export", "whatever", "--records-dir", str(harvested), "--out", str(out),
                                       "--bom"])
