@@ -106,11 +106,9 @@ class Harvests:
             pipe.hlen(k.users_done(harvest))
             pipe.scard(k.parked(harvest))
             pipe.pttl(k.plan(harvest))
-            pipe.scard(k.comments_requested(harvest))
-            pipe.scard(k.comments_done(harvest))
             pipe.hlen(k.comments_cut(harvest))
-            (stats, windows, meta, users_requested, users_done, parked, expires_ms, comments_requested,
-             comments_done, comments_cut) = pipe.execute()
+            (stats, windows, meta, users_requested, users_done, parked, expires_ms,
+             comments_cut) = pipe.execute()
         stats = {key.decode(): int(value) for key, value in stats.items()}
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         windows = [w.decode() for w in windows]
@@ -142,9 +140,8 @@ class Harvests:
             submitted_at=plan.submitted_at,
             finished_at=finished_at,
             forget_at=forget_at,
-            endpoints=_endpoints(plan, stats, len(live), live.count(DONE), users_requested, users_done,
-                                 comments_requested, comments_done),
-            comments=stats.get("comments", 0),
+            endpoints=_endpoints(plan, stats, len(live), live.count(DONE), users_requested, users_done),
+            comments=stats.get("records_comment_list", 0),
             comments_cut=comments_cut,
         )
 
@@ -157,16 +154,23 @@ class Harvests:
 
 
 
+# The follow-up endpoints whose units form chains, by what `collect` asks for.
+CHAIN_ENDPOINTS = {"comments": "comment_list"}
+
+
 def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, users_requested: int,
-               users_done: int, comments_requested: int, comments_done: int) -> dict[str, EndpointStatus]:
+               users_done: int) -> dict[str, EndpointStatus]:
     found = {"video_query": EndpointStatus(stats.get("requests_video_query", 0), stats.get("records", 0),
                                            stats.get("pages", 0), windows_done, windows)}
     if "users" in plan.collect:
         found["user_info"] = EndpointStatus(stats.get("requests_user_info", 0), users_done, users_done,
                                             users_done, users_requested)
-    if "comments" in plan.collect:
-        found["comment_list"] = EndpointStatus(stats.get("requests_comment_list", 0), stats.get("comments", 0),
-                                               stats.get("comment_pages", 0), comments_done, comments_requested)
+    for collected, endpoint in CHAIN_ENDPOINTS.items():
+        if collected in plan.collect:
+            found[endpoint] = EndpointStatus(
+                stats.get(f"requests_{endpoint}", 0), stats.get(f"records_{endpoint}", 0),
+                stats.get(f"pages_{endpoint}", 0), stats.get(f"chains_done_{endpoint}", 0),
+                stats.get(f"chains_{endpoint}", 0))
     return found
 
 

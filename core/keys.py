@@ -83,7 +83,8 @@ class Keys:
         return f"{self.namespace}:h:{harvest}:meta"
 
     def stats(self, harvest: str) -> str:
-        """Hash of counters: pages, records, requests, errors, quota_waits, ..."""
+        """Hash of counters: pages, records, requests, errors, quota_waits, and per endpoint
+        requests_<e>, pages_<e>, records_<e>, chains_<e>, chains_done_<e> ..."""
         return f"{self.namespace}:h:{harvest}:stats"
 
     def windows(self, harvest: str) -> str:
@@ -116,13 +117,14 @@ class Keys:
     def users_requested(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:users"
 
-    def comments_requested(self, harvest: str) -> str:
-        """Set of video ids whose comments were asked for (one chain of pages each)."""
-        return f"{self.namespace}:h:{harvest}:comments"
+    def chains_requested(self, harvest: str) -> str:
+        """Set of follow-up chains asked for, as `<endpoint>:<what>` (a video's comments,
+        an account's followers): each a chain of pages, as a window's are."""
+        return f"{self.namespace}:h:{harvest}:chains"
 
-    def comments_done(self, harvest: str) -> str:
-        """Set of video ids whose comment chain has ended."""
-        return f"{self.namespace}:h:{harvest}:comments_done"
+    def chains_done(self, harvest: str) -> str:
+        """Set of the chains (as in chains_requested) that have ended."""
+        return f"{self.namespace}:h:{harvest}:chains_done"
 
     def comments_cut(self, harvest: str) -> str:
         """Hash: video id -> why its comments stopped short of its comment count
@@ -146,8 +148,8 @@ class Keys:
         it is what is cleared when a purge leaves stragglers behind."""
         return [self.plan(harvest), self.meta(harvest), self.stats(harvest), self.windows(harvest),
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
-                self.users_done(harvest), self.parked(harvest), self.comments_requested(harvest),
-                self.comments_done(harvest), self.comments_cut(harvest)]
+                self.users_done(harvest), self.parked(harvest), self.chains_requested(harvest),
+                self.chains_done(harvest), self.comments_cut(harvest)]
 
     @property
     def purged_pattern(self) -> str:

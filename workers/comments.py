@@ -83,7 +83,7 @@ class VideoComments(Endpoint[CommentTask, CommentPage]):
             if why:
                 ctx.store.comments_cut_short(work.plan.id, task.video_id, why)
         metrics.comments_stored(work.plan.project, records)
-        return ctx.store.comments_done(work.delivery, task.video_id, records, chain_ended=ended)
+        return ctx.store.chain_page_done(work.delivery, self.name, task.video_id, records, chain_ended=ended)
 
 
 COMMENTS = VideoComments()

@@ -20,6 +20,7 @@ from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
 from workers import journey, metrics
 from workers.calls import paid_call
+from workers.comments import COMMENTS
 from workers.context import WorkerContext
 from workers.journey import Endpoint, Work
 from workers.records import encode_records, id_string, video_record
@@ -141,10 +142,10 @@ def request_comments(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> 
         count = video.comment_count if isinstance(video.comment_count, int) else 0
         if count > 0 or plan.comments_of_every_video:
             counts[video_id] = max(count, counts.get(video_id, 0))
-    new = ctx.store.comments_not_requested(plan.id, sorted(counts))
+    new = ctx.store.chains_not_requested(plan.id, COMMENTS.name, sorted(counts))
     for video_id in new:
         messages.send(ctx.broker, CommentTask(harvest_id=plan.id, video_id=video_id, comment_count=counts[video_id]))
-    ctx.store.mark_comments_requested(plan.id, new)
+    ctx.store.mark_chains_requested(plan.id, COMMENTS.name, new)
 
 
 def next_page(task: PageTask, page: VideoPage, max_count: int) -> PageTask:

@@ -13,6 +13,19 @@ from core.harvests import OPEN, Harvests
 from core.keys import Keys
 from workers.lease import Delivery, hold_lost
 
+# Adds chains to the requested set, counting each new one in the stats once.
+# KEYS: chains_requested set, stats hash; ARGV: endpoint, then what each chain is about.
+MARK_CHAINS = """
+local added = 0
+for i = 2, #ARGV do
+  added = added + redis.call('SADD', KEYS[1], ARGV[1] .. ':' .. ARGV[i])
+end
+if added > 0 then
+  redis.call('HINCRBY', KEYS[2], 'chains_' .. ARGV[1], added)
+end
+return added
+"""
+
 
 class HarvestStore(Harvests):
     def __init__(self, redis, keys: Keys):
@@ -21,6 +34,7 @@ class HarvestStore(Harvests):
         self._fetched = lua.register(redis, "unit_fetched", "workers")
         self._window_close = lua.register(redis, "window_close", "workers")
         self._claim = lua.register(redis, "claim", "workers")
+        self._mark_chains = redis.register_script(MARK_CHAINS)
 
     # --- one logical unit's life -----------------------------------------------------------
     def needs_finishing(self, harvest: str) -> bool:
@@ -72,15 +86,20 @@ class HarvestStore(Harvests):
     def user_done(self, delivery: Delivery, username: str, outcome: str) -> bool:
         return self._done(delivery, "user", 0, "", False, username, outcome)
 
-    def comments_done(self, delivery: Delivery, video_id: str, records: int, chain_ended: bool) -> bool:
-        return self._done(delivery, "comments", records, video_id, chain_ended, "", "")
+    def chain_page_done(self, delivery: Delivery, endpoint: str, chain: str, records: int, chain_ended: bool) -> bool:
+        """A page of a follow-up chain (`chain`: what it is about, e.g. a video id) is done."""
+        return self._done(delivery, "chain", records, f"{endpoint}:{chain}", chain_ended, "", "", endpoint)
 
-    def comments_not_requested(self, harvest: str, video_ids: list[str]) -> list[str]:
-        return self._not_in(self.keys.comments_requested(harvest), video_ids)
+    def chains_not_requested(self, harvest: str, endpoint: str, chains: list[str]) -> list[str]:
+        members = [f"{endpoint}:{chain}" for chain in chains]
+        known = set(self._not_in(self.keys.chains_requested(harvest), members))
+        return [chain for chain, member in zip(chains, members, strict=True) if member in known]
 
-    def mark_comments_requested(self, harvest: str, video_ids: list[str]) -> None:
-        if video_ids:
-            self._redis.sadd(self.keys.comments_requested(harvest), *video_ids)
+    def mark_chains_requested(self, harvest: str, endpoint: str, chains: list[str]) -> None:
+        """Counted once each, however often a crash makes them asked for again."""
+        if chains:
+            self._mark_chains(keys=[self.keys.chains_requested(harvest), self.keys.stats(harvest)],
+                              args=[endpoint, *chains])
 
     def comments_cut_short(self, harvest: str, video_id: str, why: str) -> None:
         self._redis.hset(self.keys.comments_cut(harvest), video_id, why)
@@ -91,14 +110,14 @@ class HarvestStore(Harvests):
         known = self._redis.smismember(key, names)
         return [name for name, seen in zip(names, known, strict=True) if not seen]
 
-    def _done(self, delivery: Delivery, kind, records, chain, chain_ended, username, outcome) -> bool:
+    def _done(self, delivery: Delivery, kind, records, chain, chain_ended, username, outcome, endpoint="") -> bool:
         k, harvest = self.keys, delivery.harvest
         completed = self._unit_done(
             keys=[k.done(harvest), k.stats(harvest), k.windows(harvest), k.users_requested(harvest),
                   k.users_done(harvest), k.meta(harvest), k.parked(harvest), delivery.key, k.fetched(harvest),
-                  k.comments_requested(harvest), k.comments_done(harvest)],
+                  k.chains_requested(harvest), k.chains_done(harvest)],
             args=[delivery.unit, kind, records, chain, "1" if chain_ended else "0", username, outcome,
-                  f"{time.time():.3f}", delivery.id],
+                  f"{time.time():.3f}", delivery.id, endpoint],
         )
         if completed == -1:
             raise hold_lost(delivery)

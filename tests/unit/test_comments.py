@@ -94,13 +94,13 @@ def test_a_comment_page_handed_back_after_a_crash_is_not_paid_for_again(ctx, wit
                                                                         monkeypatch):
     plan = with_comments
     task = CommentTask(plan.id, str(BIG + 7), comment_count=1)
-    ctx.store.mark_comments_requested(plan.id, [task.video_id])
+    ctx.store.mark_chains_requested(plan.id, "comment_list", [task.video_id])
     tiktok.add_comments(BIG + 7, 0, comments_body([comment(1, 7)], cursor=1, has_more=False))
-    done = ctx.store.comments_done
-    monkeypatch.setattr(ctx.store, "comments_done", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
+    done = ctx.store.chain_page_done
+    monkeypatch.setattr(ctx.store, "chain_page_done", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
     with pytest.raises(RuntimeError):
         handle_comments(ctx, task, "c0", 0)
-    monkeypatch.setattr(ctx.store, "comments_done", done)
+    monkeypatch.setattr(ctx.store, "chain_page_done", done)
     handle_comments(ctx, task, "c0", 1)
     assert len(tiktok.research_calls(COMMENT_LIST)) == 1
     assert ctx.store.status(plan.id).comments == 1

@@ -3,9 +3,10 @@
 -- complete it, so a delivery that lost its hold (stalled, cut off) cannot count or close
 -- anything late.
 -- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease, fetched,
---       comments_requested, comments_done
--- ARGV: unit, kind ('page'|'user'|'comments'), records, chain (the window of a page, the
---       video of a comment page), chain_ended ('1'|'0'), username, outcome, now, delivery id
+--       chains_requested, chains_done
+-- ARGV: unit, kind ('page'|'user'|'chain'), records, chain (the window of a page; for a
+--       chain unit its `<endpoint>:<what>`), chain_ended ('1'|'0'), username, outcome, now,
+--       delivery id, endpoint (a chain unit's, for its counters)
 -- Returns -1 when this delivery no longer holds the unit, 1 when this call completed the
 -- harvest's last unit, 0 otherwise.
 local unit, kind = ARGV[1], ARGV[2]
@@ -19,11 +20,11 @@ if redis.call('SADD', KEYS[1], unit) == 1 then
     if ARGV[5] == '1' and redis.call('HGET', KEYS[3], ARGV[4]) == 'open' then
       redis.call('HSET', KEYS[3], ARGV[4], 'done')
     end
-  elseif kind == 'comments' then
-    redis.call('HINCRBY', KEYS[2], 'comment_pages', 1)
-    redis.call('HINCRBY', KEYS[2], 'comments', tonumber(ARGV[3]))
-    if ARGV[5] == '1' then
-      redis.call('SADD', KEYS[11], ARGV[4])
+  elseif kind == 'chain' then
+    redis.call('HINCRBY', KEYS[2], 'pages_' .. ARGV[10], 1)
+    redis.call('HINCRBY', KEYS[2], 'records_' .. ARGV[10], tonumber(ARGV[3]))
+    if ARGV[5] == '1' and redis.call('SADD', KEYS[11], ARGV[4]) == 1 then
+      redis.call('HINCRBY', KEYS[2], 'chains_done_' .. ARGV[10], 1)
     end
   else
     redis.call('HSET', KEYS[5], ARGV[6], ARGV[7])
@@ -48,8 +49,8 @@ end
 if redis.call('HLEN', KEYS[9]) > redis.call('SCARD', KEYS[1]) then
   return 0
 end
--- Every page that asked for a user or for comments has finished, so every asked user and
--- every video whose comments were asked for is in its set.
+-- Every page that asked for a user or a chain has finished, so every asked user and chain is
+-- in its set.
 if redis.call('SCARD', KEYS[4]) > redis.call('HLEN', KEYS[5]) then
   return 0
 end
