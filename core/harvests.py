@@ -30,6 +30,20 @@ return deleted
 """
 
 
+# Adds chains to the requested set, counting each new one in the stats once.
+# KEYS: chains_requested set, stats hash; ARGV: endpoint, then what each chain is about.
+MARK_CHAINS = """
+local added = 0
+for i = 2, #ARGV do
+  added = added + redis.call('SADD', KEYS[1], ARGV[1] .. ':' .. ARGV[i])
+end
+if added > 0 then
+  redis.call('HINCRBY', KEYS[2], 'chains_' .. ARGV[1], added)
+end
+return added
+"""
+
+
 class Harvests:
     def __init__(self, redis, keys: Keys):
         self._redis = redis
@@ -37,6 +51,7 @@ class Harvests:
         self._plans: dict[str, tuple[str, HarvestPlan]] = {}  # harvest -> (generation, plan)
         self._register = lua.register(redis, "register", "core")
         self._clear_leftovers = redis.register_script(CLEAR_LEFTOVERS)
+        self._mark_chains = redis.register_script(MARK_CHAINS)
 
     # --- registration (producers) ----------------------------------------------------------
     def register(self, plan: HarvestPlan) -> bool:
@@ -55,6 +70,23 @@ class Harvests:
         would never expire, and a harvest registered again under the id would inherit them.
         Removes them while the id is not registered; returns how many keys went."""
         return max(0, int(self._clear_leftovers(keys=self.keys.harvest_keys(harvest))))
+
+    def chains_not_requested(self, harvest: str, endpoint: str, chains: list[str]) -> list[str]:
+        members = [f"{endpoint}:{chain}" for chain in chains]
+        known = set(self._not_in(self.keys.chains_requested(harvest), members))
+        return [chain for chain, member in zip(chains, members, strict=True) if member in known]
+
+    def mark_chains_requested(self, harvest: str, endpoint: str, chains: list[str]) -> None:
+        """Counted once each, however often a crash makes them asked for again."""
+        if chains:
+            self._mark_chains(keys=[self.keys.chains_requested(harvest), self.keys.stats(harvest)],
+                              args=[endpoint, *chains])
+
+    def _not_in(self, key: str, names: list[str]) -> list[str]:
+        if not names:
+            return []
+        known = self._redis.smismember(key, names)
+        return [name for name, seen in zip(names, known, strict=True) if not seen]
 
     def mark_enqueued(self, harvest: str) -> None:
         self._redis.hset(self.keys.meta(harvest), "enqueued", "1")
@@ -155,7 +187,7 @@ class Harvests:
 
 
 # The follow-up endpoints whose units form chains, by what `collect` asks for.
-CHAIN_ENDPOINTS = {"comments": "comment_list"}
+CHAIN_ENDPOINTS = {"comments": "comment_list", "followers": "user_followers", "following": "user_following"}
 
 
 def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, users_requested: int,

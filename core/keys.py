@@ -126,6 +126,10 @@ class Keys:
         """Set of the chains (as in chains_requested) that have ended."""
         return f"{self.namespace}:h:{harvest}:chains_done"
 
+    def follow_outcomes(self, harvest: str) -> str:
+        """Hash: <endpoint>:<username> -> why an account's list was not given (private, ...)."""
+        return f"{self.namespace}:h:{harvest}:follow_outcomes"
+
     def comments_cut(self, harvest: str) -> str:
         """Hash: video id -> why its comments stopped short of its comment count
         (tiktok_cap: TikTok serves about the first 1,000; spec_limit: max_comments_per_video)."""
@@ -149,7 +153,7 @@ class Keys:
         return [self.plan(harvest), self.meta(harvest), self.stats(harvest), self.windows(harvest),
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
                 self.users_done(harvest), self.parked(harvest), self.chains_requested(harvest),
-                self.chains_done(harvest), self.comments_cut(harvest)]
+                self.chains_done(harvest), self.comments_cut(harvest), self.follow_outcomes(harvest)]
 
     @property
     def purged_pattern(self) -> str:

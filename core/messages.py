@@ -6,22 +6,24 @@ Payloads are msgspec structs turned into plain dicts; the message itself is Dram
 import dramatiq
 import msgspec
 
-from schemas.messages import CommentTask, PageTask, SubmitHarvest, UserTask
+from schemas.messages import CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
 
 PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
 USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
 COMMENTS_QUEUE, COMMENTS_ACTOR = "comments", "fetch_comments"
+FOLLOWS_QUEUE, FOLLOWS_ACTOR = "follows", "fetch_follows"
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 
 ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     PageTask: (PAGES_QUEUE, PAGE_ACTOR),
     UserTask: (USERS_QUEUE, USER_ACTOR),
     CommentTask: (COMMENTS_QUEUE, COMMENTS_ACTOR),
+    FollowTask: (FOLLOWS_QUEUE, FOLLOWS_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
 }
 
 
-def build(task: PageTask | UserTask | CommentTask | SubmitHarvest) -> dramatiq.Message:
+def build(task: PageTask | UserTask | CommentTask | FollowTask | SubmitHarvest) -> dramatiq.Message:
     queue_name, actor_name = ROUTES[type(task)]
     return dramatiq.Message(
         queue_name=queue_name,

@@ -19,6 +19,7 @@ from producers.refusal import SpecRefused
 from producers.spec_input import check_plain_data, read_spec_file
 from schemas.credentials import Credential
 from schemas.spec import HarvestPlan, HarvestSpec
+from schemas.usernames import normalise
 
 __all__ = ["EARLIEST_DAY", "SpecRefused", "choose_credential", "parse_period", "read_spec_file", "validate"]
 
@@ -112,6 +113,13 @@ def validate(
         for option in ("max_comments_per_video", "comments_of_every_video"):
             if getattr(spec, option) not in (None, False):
                 raise SpecRefused(option, "applies only when `collect` includes `comments`")
+    follows = {"followers", "following"} & set(spec.collect)
+    if not follows:
+        for option in ("max_follows_per_account", "follows_of_every_author"):
+            if getattr(spec, option) not in (None, False):
+                raise SpecRefused(option, "applies only when `collect` includes `followers` or `following`")
+    elif not spec.accounts and not spec.follows_of_every_author:
+        raise SpecRefused("collect", f"`{sorted(follows)[0]}` needs `accounts` (or `follows_of_every_author: true`)")
     credential = choose_credential(spec.project, end, credentials, today)
     return HarvestPlan(
         id=spec.id,
@@ -127,5 +135,8 @@ def validate(
         collect=sorted(set(spec.collect)),
         windows=windows.plan_windows(start, end),
         max_comments_per_video=spec.max_comments_per_video,
+        accounts=sorted({normalise(account) for account in spec.accounts}),
+        max_follows_per_account=spec.max_follows_per_account,
+        follows_of_every_author=spec.follows_of_every_author,
         comments_of_every_video=spec.comments_of_every_video,
     )

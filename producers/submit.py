@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import dramatiq
 
 from core import messages
+from core.chains import request_follows
 from core.config import Settings
 from core.credentials import CredentialsError, load_credentials
 from core.harvests import Harvests
@@ -41,7 +42,8 @@ def submit_spec(data: dict, settings: Settings, broker: dramatiq.Broker, *, redi
 
 
 def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
-    """Register a validated plan and enqueue its first pages."""
+    """Register a validated plan and enqueue its first pages (and the follower lists of its
+    accounts, when it collects them)."""
     store = Harvests(redis, Keys(settings.namespace))
     created = store.register(plan)
     if not created:
@@ -50,6 +52,8 @@ def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, red
             raise SpecRefused("id", f"{plan.id!r} is already used by a different harvest spec")
         plan = existing
     if not store.is_enqueued(plan.id):
+        # The follower lists first: counted in the harvest before any page could end it.
+        request_follows(store, broker, plan, plan.accounts)
         for window in plan.windows:
             messages.send(broker, PageTask(harvest_id=plan.id, window=window, page=0))
         store.mark_enqueued(plan.id)

@@ -104,6 +104,31 @@ class UserInfoResponse(msgspec.Struct):
     error: ApiError = msgspec.field(default_factory=ApiError)
 
 
+class FollowBody(msgspec.Struct, omit_defaults=True):
+    username: str
+    max_count: int
+    cursor: int | None = None
+
+
+class Follow(msgspec.Struct):
+    username: str | None = None
+    display_name: str | None = None
+
+
+class FollowPage(msgspec.Struct):
+    """Followers under `user_followers`, followed accounts under `user_following`."""
+
+    user_followers: list[Follow] = msgspec.field(default_factory=list)
+    user_following: list[Follow] = msgspec.field(default_factory=list)
+    cursor: int | None = None  # a Unix time: the next page holds follows at or before it
+    has_more: bool = False
+
+
+class FollowResponse(msgspec.Struct):
+    data: FollowPage | None = None
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
 class Comment(msgspec.Struct):
     id: int | str
     video_id: int | str | None = None

@@ -18,6 +18,14 @@ class Credential(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     access_end: dt.date
     daily_requests: DailyLimit = 1000
     daily_records: DailyLimit = 100_000
+    # The followers/following lists have a budget of their own.
+    daily_follow_requests: DailyLimit = 20_000
+    daily_follow_records: DailyLimit = 2_000_000
+
+    def follow_budget(self) -> "Credential":
+        """The same credential, with the follower lists' daily limits as its limits."""
+        return msgspec.structs.replace(self, daily_requests=self.daily_follow_requests,
+                                       daily_records=self.daily_follow_records)
 
     def __repr__(self) -> str:
         # A Credential can end up in a log line or a traceback: never show the secret.

@@ -1,6 +1,8 @@
 """Queue messages. Each carries names and positions only: never a secret, never a query body
 (workers read the harvest plan from Redis)."""
 
+from typing import Literal
+
 import msgspec
 
 from schemas.usernames import normalise
@@ -45,6 +47,21 @@ class CommentTask(msgspec.Struct, frozen=True):
     @property
     def unit(self) -> str:
         return f"comments:{self.video_id}:{self.page:05d}"
+
+
+class FollowTask(msgspec.Struct, frozen=True):
+    """Fetch one page of an account's followers, or of the accounts it follows."""
+
+    harvest_id: str
+    username: str  # normalised when sent; normalised again for the key
+    direction: Literal["followers", "following"]
+    page: int = 0
+    cursor: int | None = None  # a Unix time (seconds): the list goes on from the follows before it
+    listed: int = 0  # entries served by the pages before this one (for the spec's limit)
+
+    @property
+    def unit(self) -> str:
+        return f"{self.direction}:{normalise(self.username)}:{self.page:05d}"
 
 
 class SubmitHarvest(msgspec.Struct, frozen=True):

@@ -7,7 +7,7 @@ import msgspec
 
 from schemas.query import Query
 
-Collectable = Literal["videos", "users", "comments"]
+Collectable = Literal["videos", "users", "comments", "followers", "following"]
 
 # How much one spec may ask for. TikTok documents no limits on a query's size; these sit
 # well above what a research question needs and well below what could make TikTok refuse
@@ -18,6 +18,7 @@ MAX_NAME_CHARS = 200
 MAX_PROJECT_CHARS = 100
 # TikTok serves about the first 1,000 comments of a video; a limit above that changes nothing.
 MAX_COMMENTS_PER_VIDEO = 1000
+MAX_FOLLOWS_PER_ACCOUNT = 10_000
 
 Term = Annotated[str, msgspec.Meta(max_length=MAX_TERM_CHARS)]
 Terms = Annotated[list[Term], msgspec.Meta(max_length=MAX_TERMS)]
@@ -34,13 +35,18 @@ class HarvestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keywords: Terms = msgspec.field(default_factory=list)
     regions: Terms = msgspec.field(default_factory=list)
     query: Query | None = None
-    collect: Annotated[list[Collectable], msgspec.Meta(max_length=3)] = msgspec.field(
+    collect: Annotated[list[Collectable], msgspec.Meta(max_length=5)] = msgspec.field(
         default_factory=lambda: ["videos", "users"]
     )
     # With `comments`: stop a video's comments after this many (TikTok's own cap is about
     # 1,000), and ask even for videos whose comment count (up to ten days old) says none.
     max_comments_per_video: Annotated[int, msgspec.Meta(ge=1, le=MAX_COMMENTS_PER_VIDEO)] | None = None
     comments_of_every_video: bool = False
+    # With `followers` / `following`: the lists of the accounts named in `accounts` (and of
+    # every author with `follows_of_every_author`), each stopped after this many entries
+    # (TikTok's lists stop around 5,000).
+    max_follows_per_account: Annotated[int, msgspec.Meta(ge=1, le=MAX_FOLLOWS_PER_ACCOUNT)] | None = None
+    follows_of_every_author: bool = False
 
 
 class HarvestPlan(msgspec.Struct, frozen=True):
@@ -60,6 +66,9 @@ class HarvestPlan(msgspec.Struct, frozen=True):
     windows: list[str]  # window ids, newest first
     max_comments_per_video: int | None = None  # None: as many as TikTok serves
     comments_of_every_video: bool = False  # also videos whose comment count says none
+    accounts: list[str] = msgspec.field(default_factory=list)  # the spec's accounts, normalised
+    max_follows_per_account: int | None = None
+    follows_of_every_author: bool = False
 
     def storage_date_minus(self, days: int) -> str:
         """The submission day less `days`, as yyyymmdd (compares with the period's days)."""

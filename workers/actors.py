@@ -22,10 +22,11 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import CommentTask, PageTask, SubmitHarvest, UserTask
+from schemas.messages import CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
 from workers import metrics
 from workers.comments import handle_comments
 from workers.context import WorkerContext, get_context
+from workers.follows import handle_follows
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
 from workers.tiktok.errors import PermanentError, QuotaWait
@@ -120,6 +121,10 @@ def fetch_comments(payload: dict) -> None:
     _run(CommentTask, payload, handle_comments)
 
 
+def fetch_follows(payload: dict) -> None:
+    _run(FollowTask, payload, handle_follows)
+
+
 def submit_harvest(payload: dict) -> None:
     """Intake for other iCANDID services: the same validation and planning as the CLI."""
     from producers.submit import SpecRefused, submit_spec
@@ -138,6 +143,7 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_page, messages.PAGES_QUEUE, messages.PAGE_ACTOR),
         (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR),
         (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR),
+        (fetch_follows, messages.FOLLOWS_QUEUE, messages.FOLLOWS_ACTOR),
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
     ):
         if actor_name not in broker.actors:

@@ -14,7 +14,7 @@ import structlog
 from workers import metrics
 from workers.context import WorkerContext
 from workers.journey import Work
-from workers.quota import reservation
+from workers.quota import FOLLOWS, RESEARCH, budget_bucket, reservation
 from workers.tiktok.errors import (
     ApiError,
     QuotaWait,
@@ -34,18 +34,20 @@ THROTTLE_PAUSES_S = (5, 30)
 
 def paid_call(
     ctx: WorkerContext, work: Work, want_records: int, call: Callable[[str, int], T],
-    *, endpoint: str, least_records: int = 1,
+    *, endpoint: str, least_records: int = 1, budget: str = RESEARCH,
 ) -> tuple[T, str]:
-    """Run `call(token, max_count)` once quota is granted; returns its result and the
-    reservation that paid for it (settle it once the records are counted). Raises QuotaWait
-    when the bucket is empty, TikTok keeps saying 429 or TikTok is down, and ApiError for
-    everything the caller must handle."""
+    """Run `call(token, max_count)` once quota is granted from `budget`; returns its result
+    and the reservation that paid for it (settle it once the records are counted). Raises
+    QuotaWait when the bucket is empty, TikTok keeps saying 429 or TikTok is down, and
+    ApiError for everything the caller must handle."""
     plan, unit = work.plan, work.delivery.unit
     credential = ctx.credentials.get(plan.credential)
+    bucket = budget_bucket(plan.credential, budget)
+    limits = credential.follow_budget() if budget == FOLLOWS else credential
     for attempt in (1, 2):
         taken = reservation(plan.id, unit, work.delivery.id, attempt)
-        grant = ctx.quota.take(plan.credential, credential, plan.id, taken, want_records, least_records)
-        metrics.quota_left(plan.credential, grant.requests_left, grant.records_left)
+        grant = ctx.quota.take(bucket, limits, plan.id, taken, want_records, least_records)
+        metrics.quota_left(bucket, grant.requests_left, grant.records_left)
         if not grant.granted:
             raise QuotaWait(grant.wait_s, grant.why)
         try:
@@ -55,12 +57,12 @@ def paid_call(
             # for a unit another delivery is doing (or has done).
             ctx.leases.ensure(work.delivery)
         except TransientError as error:
-            ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
+            ctx.quota.settle(bucket, plan.id, unit, taken, 0, unsent=True, answered=False)
             if error.outage_sign:  # the OAuth endpoint down; not another worker refreshing
-                _failed(ctx, work, error, grant.probe)
+                _failed(ctx, work, bucket, error, grant.probe)
             raise
         except BaseException:
-            ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=True, answered=False)
+            ctx.quota.settle(bucket, plan.id, unit, taken, 0, unsent=True, answered=False)
             raise
         ctx.store.call_started(plan.id, unit, endpoint)
         began = time.perf_counter()
@@ -70,28 +72,28 @@ def paid_call(
             metrics.api_request(plan.credential, endpoint, type(error).__name__, time.perf_counter() - began)
             outage_sign = isinstance(error, TransientError) and error.outage_sign
             unsent = isinstance(error, TransientError) and not error.reached_tiktok
-            ctx.quota.settle(plan.credential, plan.id, unit, taken, 0, unsent=unsent, answered=not outage_sign)
+            ctx.quota.settle(bucket, plan.id, unit, taken, 0, unsent=unsent, answered=not outage_sign)
             if isinstance(error, TokenInvalid) and attempt == 1:
                 ctx.tokens.invalidate(plan.credential, credential, token)
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
-                raise QuotaWait(_throttled(ctx, work), "throttled") from None
+                raise QuotaWait(_throttled(ctx, work, bucket), "throttled") from None
             if outage_sign and isinstance(error, TransientError):  # only a TransientError has outage_sign
-                _failed(ctx, work, error, grant.probe)
+                _failed(ctx, work, bucket, error, grant.probe)
             ctx.store.count(plan.id, "errors")
             raise
         metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)
-        ctx.redis.delete(_throttle_key(ctx, work))
+        ctx.redis.delete(_throttle_key(ctx, work, bucket))
         return result, taken
     raise AssertionError("unreachable")
 
 
-def _failed(ctx: WorkerContext, work: Work, error: TransientError, probe: bool) -> None:
+def _failed(ctx: WorkerContext, work: Work, bucket: str, error: TransientError, probe: bool) -> None:
     """Ask the bucket whether TikTok is down; if so, wait for a probe instead of retrying
     (no retry burnt, nothing split). Otherwise the error goes on, marked with whether it
     looks tied to this unit."""
     plan = work.plan
-    verdict = ctx.quota.api_failed(plan.credential, plan.id, work.delivery.unit, probe=probe)
+    verdict = ctx.quota.api_failed(bucket, plan.id, work.delivery.unit, probe=probe)
     if verdict.outage:
         log.warning("tiktok_looks_down", credential=plan.credential, reason=error.reason,
                     next_probe_s=round(verdict.wait_s, 1))
@@ -99,22 +101,22 @@ def _failed(ctx: WorkerContext, work: Work, error: TransientError, probe: bool) 
     error.isolated = verdict.isolated
 
 
-def _throttle_key(ctx: WorkerContext, work: Work) -> str:
-    return f"{ctx.keys.quota(work.plan.credential)}:throttled:{work.plan.id}|{work.delivery.unit}"
+def _throttle_key(ctx: WorkerContext, work: Work, bucket: str) -> str:
+    return f"{ctx.keys.quota(bucket)}:throttled:{work.plan.id}|{work.delivery.unit}"
 
 
-def _throttled(ctx: WorkerContext, work: Work) -> float:
+def _throttled(ctx: WorkerContext, work: Work, bucket: str) -> float:
     """Seconds to wait after a 429. The streak is the unit's own: a 429 counts as persistent
     only when it comes back after this unit has already paused (5 s, then 30 s), so one burst
     across the fleet does not give up the day."""
-    key = _throttle_key(ctx, work)
+    key = _throttle_key(ctx, work, bucket)
     with ctx.redis.pipeline() as pipe:
         pipe.incr(key)
         pipe.expire(key, THROTTLE_WINDOW_S)
         streak = int(pipe.execute()[0])
     if streak > len(THROTTLE_PAUSES_S):
         ctx.redis.delete(key)
-        wait_s = ctx.quota.mark_spent(work.plan.credential)
-        log.warning("credential_spent", credential=work.plan.credential, wait_s=round(wait_s))
+        wait_s = ctx.quota.mark_spent(bucket)
+        log.warning("credential_spent", credential=bucket, wait_s=round(wait_s))
         return wait_s
     return THROTTLE_PAUSES_S[streak - 1]

@@ -24,6 +24,7 @@ from schemas.spec import HarvestPlan
 from workers.context import WorkerContext
 from workers.finish import finish_if_unfinished, harvest_finished
 from workers.lease import Busy, Delivery, UnitLeases
+from workers.quota import RESEARCH, budget_bucket
 from workers.tiktok.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class Endpoint(Generic[TaskT, AnswerT]):
     """What one research endpoint does differently; the journey does the rest."""
 
     name: str  # the `endpoint` label of metrics
+    budget: str = RESEARCH  # which of the credential's daily budgets its calls spend
 
     def window(self, task: TaskT) -> str:
         """The window the unit belongs to ('' for none): a unit of a replaced window ends."""
@@ -162,7 +164,8 @@ def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, 
         path = storage.source_dir(plan) / name
         paid_by = work.reservation or ""
     if paid_by != REUSED:
-        ctx.quota.settle(plan.credential, plan.id, work.delivery.unit, paid_by, endpoint.records_used(answer))
+        ctx.quota.settle(budget_bucket(plan.credential, endpoint.budget), plan.id, work.delivery.unit, paid_by,
+                         endpoint.records_used(answer))
     return answer, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
 

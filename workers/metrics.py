@@ -23,6 +23,8 @@ def init() -> None:
         pages=Counter("tiktok_harvest_pages_total", "Video pages stored.", ["project"]),
         records=Counter("tiktok_harvest_records_total", "Video records stored (each once per harvest).", ["project"]),
         comments=Counter("tiktok_harvest_comments_total", "Comments stored (each once per harvest).", ["project"]),
+        follows=Counter("tiktok_harvest_follows_total", "Follow relations stored (each once per harvest).",
+                        ["project", "direction"]),
         users=Counter("tiktok_harvest_users_total", "Author profiles answered, by outcome.", ["project", "outcome"]),
         quota_waits=Counter("tiktok_quota_waits_total", "Messages parked for quota, by why: day_spent (until "
                             "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up), "
@@ -61,6 +63,11 @@ def page_stored(project: str, records: int) -> None:
 def comments_stored(project: str, records: int) -> None:
     if _m:
         _m.comments.labels(project).inc(records)
+
+
+def follows_stored(project: str, direction: str, records: int) -> None:
+    if _m:
+        _m.follows.labels(project, direction).inc(records)
 
 
 def user_answered(project: str, outcome: str) -> None:

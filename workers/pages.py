@@ -13,7 +13,9 @@ import datetime as dt
 import structlog
 
 from core import messages, windows
+from core.chains import request_follows
 from core.harvests import RESTARTED, SPLIT
+from schemas import usernames
 from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import CommentTask, PageTask, UserTask
 from schemas.spec import HarvestPlan
@@ -65,6 +67,9 @@ class VideoPages(Endpoint[PageTask, VideoPage]):
     def follow_up(self, ctx: WorkerContext, work: Work, task: PageTask, answer: VideoPage) -> None:
         if "users" in work.plan.collect:
             request_authors(ctx, work.plan, answer)
+        if work.plan.follows_of_every_author:
+            authors = sorted({normalise(video.username) for video in answer.videos if video.username})
+            request_follows(ctx.store, ctx.broker, work.plan, [a for a in authors if usernames.could_exist(a)])
         if "comments" in work.plan.collect:
             request_comments(ctx, work.plan, answer)
         if answer.has_more:

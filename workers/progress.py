@@ -13,19 +13,6 @@ from core.harvests import OPEN, Harvests
 from core.keys import Keys
 from workers.lease import Delivery, hold_lost
 
-# Adds chains to the requested set, counting each new one in the stats once.
-# KEYS: chains_requested set, stats hash; ARGV: endpoint, then what each chain is about.
-MARK_CHAINS = """
-local added = 0
-for i = 2, #ARGV do
-  added = added + redis.call('SADD', KEYS[1], ARGV[1] .. ':' .. ARGV[i])
-end
-if added > 0 then
-  redis.call('HINCRBY', KEYS[2], 'chains_' .. ARGV[1], added)
-end
-return added
-"""
-
 
 class HarvestStore(Harvests):
     def __init__(self, redis, keys: Keys):
@@ -34,7 +21,6 @@ class HarvestStore(Harvests):
         self._fetched = lua.register(redis, "unit_fetched", "workers")
         self._window_close = lua.register(redis, "window_close", "workers")
         self._claim = lua.register(redis, "claim", "workers")
-        self._mark_chains = redis.register_script(MARK_CHAINS)
 
     # --- one logical unit's life -----------------------------------------------------------
     def needs_finishing(self, harvest: str) -> bool:
@@ -90,25 +76,12 @@ class HarvestStore(Harvests):
         """A page of a follow-up chain (`chain`: what it is about, e.g. a video id) is done."""
         return self._done(delivery, "chain", records, f"{endpoint}:{chain}", chain_ended, "", "", endpoint)
 
-    def chains_not_requested(self, harvest: str, endpoint: str, chains: list[str]) -> list[str]:
-        members = [f"{endpoint}:{chain}" for chain in chains]
-        known = set(self._not_in(self.keys.chains_requested(harvest), members))
-        return [chain for chain, member in zip(chains, members, strict=True) if member in known]
-
-    def mark_chains_requested(self, harvest: str, endpoint: str, chains: list[str]) -> None:
-        """Counted once each, however often a crash makes them asked for again."""
-        if chains:
-            self._mark_chains(keys=[self.keys.chains_requested(harvest), self.keys.stats(harvest)],
-                              args=[endpoint, *chains])
+    def follows_outcome(self, harvest: str, endpoint: str, username: str, outcome: str) -> None:
+        """An account whose list TikTok would not give (private, unknown, restricted)."""
+        self._redis.hset(self.keys.follow_outcomes(harvest), f"{endpoint}:{username}", outcome)
 
     def comments_cut_short(self, harvest: str, video_id: str, why: str) -> None:
         self._redis.hset(self.keys.comments_cut(harvest), video_id, why)
-
-    def _not_in(self, key: str, names: list[str]) -> list[str]:
-        if not names:
-            return []
-        known = self._redis.smismember(key, names)
-        return [name for name, seen in zip(names, known, strict=True) if not seen]
 
     def _done(self, delivery: Delivery, kind, records, chain, chain_ended, username, outcome, endpoint="") -> bool:
         k, harvest = self.keys, delivery.harvest

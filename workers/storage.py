@@ -40,6 +40,7 @@ class Storage:
     # Globs for the names below.
     PAGE_FILES = "tiktok_videos_*.json"
     COMMENT_FILES = "tiktok_comments_*.json"
+    FOLLOW_FILES = "tiktok_follow*_*.json"  # followers and following
     USER_FILES = f"{USER_PREFIX}*{USER_SUFFIX}"
 
     @staticmethod
@@ -58,6 +59,12 @@ class Storage:
         a dot; a name too long for a file name is shortened and given a digest of itself."""
         stem = usernames.escape_within(usernames.normalise(username), USER_STEM_MAX)
         return f"{USER_PREFIX}{stem}{USER_SUFFIX}"
+
+    @staticmethod
+    def follows_name(direction: str, username: str, page: int) -> str:
+        """A page of an account's followers or followed accounts: named like its user file."""
+        stem = usernames.escape_within(usernames.normalise(username), USER_STEM_MAX)
+        return f"tiktok_{direction}_{stem}_p{page:05d}.json"
 
     @staticmethod
     def temporary_name(name: str) -> str:

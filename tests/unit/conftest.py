@@ -39,6 +39,8 @@ BIG = 7354321098765432000  # video ids above 2^53, as TikTok's are
 VIDEO_QUERY = "/v2/research/video/query/"
 USER_INFO = "/v2/research/user/info/"
 COMMENT_LIST = "/v2/research/video/comment/list/"
+FOLLOWERS = "/v2/research/user/followers/"
+FOLLOWING = "/v2/research/user/following/"
 TOKEN = "/v2/oauth/token/"
 
 
@@ -103,6 +105,7 @@ class FakeTikTok:
         self.video: dict[tuple, deque] = {}
         self.users: dict[str, deque] = {}
         self.comments: dict[tuple, deque] = {}
+        self.follows: dict[tuple, deque] = {}
         self.tokens: deque = deque()
         self.calls: list[httpx.Request] = []
         self.token_counter = 0
@@ -113,6 +116,9 @@ class FakeTikTok:
 
     def add_user(self, username: str, *answers) -> None:
         self.users.setdefault(username, deque()).extend(answers)
+
+    def add_follows(self, direction: str, username: str, cursor: int | None, *answers) -> None:
+        self.follows.setdefault((direction, username, cursor), deque()).extend(answers)
 
     def add_comments(self, video_id: int, cursor: int, *answers) -> None:
         self.comments.setdefault((video_id, cursor), deque()).extend(answers)
@@ -147,6 +153,9 @@ class FakeTikTok:
         elif path == COMMENT_LIST:
             key = (body["video_id"], body.get("cursor", 0))
             answers = self.comments.get(key)
+        elif path in (FOLLOWERS, FOLLOWING):
+            key = (path.rstrip("/").rsplit("/", 1)[1], body["username"], body.get("cursor"))
+            answers = self.follows.get(key)
         else:
             raise AssertionError(f"unexpected path {path}")
         if not answers:
@@ -341,4 +350,10 @@ def comment(n: int, video: int, parent: int | None = None, **fields) -> dict:
 
 def comments_body(comments: list[dict], *, cursor: int, has_more: bool) -> bytes:
     data = {"comments": comments, "cursor": cursor, "has_more": has_more}
+    return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()
+
+
+def follows_body(direction: str, names: list[str], *, cursor: int | None, has_more: bool) -> bytes:
+    listed = [{"username": name, "display_name": name.title()} for name in names]
+    data = {f"user_{direction}": listed, "cursor": cursor, "has_more": has_more}
     return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()

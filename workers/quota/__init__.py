@@ -1,5 +1,15 @@
 """The credentials' daily budgets in Redis (bucket.py), changed only by the Lua scripts beside it."""
 
-from workers.quota.bucket import BucketView, FailureVerdict, Grant, QuotaBucket, reservation
+from workers.quota.bucket import (
+    FOLLOWS,
+    RESEARCH,
+    BucketView,
+    FailureVerdict,
+    Grant,
+    QuotaBucket,
+    budget_bucket,
+    reservation,
+)
 
-__all__ = ["BucketView", "FailureVerdict", "Grant", "QuotaBucket", "reservation"]
+__all__ = ["FOLLOWS", "RESEARCH", "BucketView", "FailureVerdict", "Grant", "QuotaBucket", "budget_bucket",
+           "reservation"]

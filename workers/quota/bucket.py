@@ -44,6 +44,16 @@ FIRST_PROBE_S = 2.0
 MAX_PROBE_S = 60.0
 
 
+# TikTok's budgets per credential: the research requests (video query, comments, user info,
+# ...), and the follower lists' own. Each is a bucket of its own in Redis.
+RESEARCH, FOLLOWS = "research", "follows"
+
+
+def budget_bucket(credential: str, budget: str) -> str:
+    """The name of a credential's bucket for `budget` (its own name for research requests)."""
+    return credential if budget == RESEARCH else f"{credential}#{budget}"
+
+
 @dataclass(frozen=True)
 class Grant:
     granted: bool

@@ -17,6 +17,9 @@ from schemas.api import (
     CommentListResponse,
     CommentPage,
     ErrorResponse,
+    FollowBody,
+    FollowPage,
+    FollowResponse,
     TokenResponse,
     UserInfo,
     UserInfoBody,
@@ -136,11 +139,24 @@ class TikTokClient:
             return *decode_user_body(error.body, error.status), error.body
         return *decode_user_body(response.content, response.status_code), response.content
 
+    def user_follows(self, token: str, direction: str, body: FollowBody) -> tuple[str, FollowPage | None, bytes]:
+        """One page of an account's followers (`direction` "followers") or followed accounts
+        ("following"): (outcome, page or None, body as received), outcomes as for user_info."""
+        try:
+            response = self._research(f"/v2/research/user/{direction}/", "", token, body)
+        except PermanentError as error:
+            if user_outcome(error.status, error.reason) is None:
+                raise
+            assert error.status is not None  # user_outcome answers only for a 400
+            return *decode_follow_body(error.body, error.status), error.body
+        return *decode_follow_body(response.content, response.status_code), response.content
+
     # --- plumbing ------------------------------------------------------------------------
     def _research(self, path: str, fields: str, token: str, body) -> httpx.Response:
+        """`fields` '' for the endpoints that take none (the follower lists)."""
         response = self._send(
             path,
-            params={"fields": fields},
+            params={"fields": fields} if fields else None,
             content=msgspec.json.encode(body),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
@@ -191,15 +207,26 @@ def _page_data(content: bytes, response_type, what: str):
 
 def decode_user_body(content: bytes, status: int = 200) -> tuple[str, UserInfo | None]:
     """(outcome, profile) from a stored or fresh user-info body."""
+    return _account_answer(content, status, UserInfoResponse, "user info")
+
+
+def decode_follow_body(content: bytes, status: int = 200) -> tuple[str, FollowPage | None]:
+    """(outcome, page) from a stored or fresh follower-list body."""
+    return _account_answer(content, status, FollowResponse, "follower list")
+
+
+def _account_answer(content: bytes, status: int, response_type, what: str):
+    """An answer about an account: its data, or one of the outcomes that are answers too
+    (unknown, private, restricted)."""
     try:
-        decoded = msgspec.json.decode(content, type=UserInfoResponse, strict=False)
+        decoded = msgspec.json.decode(content, type=response_type, strict=False)
     except msgspec.DecodeError:
-        raise TransientError("user info response did not decode", status=status) from None
+        raise TransientError(f"{what} response did not decode", status=status) from None
     if decoded.error.code in ("ok", "") and decoded.data is not None:
         return "ok", decoded.data
     outcome = user_outcome(400, decoded.error.message)
     if outcome is None:
-        raise TransientError("user info response without data", status=status, code=decoded.error.code)
+        raise TransientError(f"{what} response without data", status=status, code=decoded.error.code)
     return outcome, None
 
 
