@@ -25,8 +25,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "comments": ("id", "video_id", "parent_comment_id", "created", "text", "likes", "replies"),
     "users": ("username", "status", "display_name", "bio", "verified", "followers", "following", "likes",
               "videos", "url", "bio_link", "avatar"),
+    "follows": ("follower", "follower_name", "followed", "followed_name"),
 }
-FILES = {"videos": Storage.PAGE_FILES, "comments": Storage.COMMENT_FILES, "users": Storage.USER_FILES}
+FILES = {"videos": Storage.PAGE_FILES, "comments": Storage.COMMENT_FILES, "users": Storage.USER_FILES,
+         "follows": Storage.FOLLOW_FILES}
 
 
 def record_files(records_dir: Path, what: str) -> list[Path]:
@@ -34,7 +36,7 @@ def record_files(records_dir: Path, what: str) -> list[Path]:
 
 
 def rows(paths: Iterable[Path], what: str) -> Iterator[Row]:
-    to_row = {"videos": video_row, "comments": comment_row, "users": user_row}[what]
+    to_row = {"videos": video_row, "comments": comment_row, "users": user_row, "follows": follow_row}[what]
     for path in paths:
         for record in json.loads(path.read_bytes()):
             yield to_row(record)
@@ -122,6 +124,12 @@ def user_row(record: dict) -> Row:
         "bio_link": record.get("sameAs"),
         "avatar": record.get("image"),
     }
+
+
+def follow_row(record: dict) -> Row:
+    agent, followed = record.get("agent") or {}, record.get("object") or {}
+    return {"follower": agent.get("alternateName"), "follower_name": agent.get("name"),
+            "followed": followed.get("alternateName"), "followed_name": followed.get("name")}
 
 
 def _identifiers(record: dict) -> dict[str, str]:
