@@ -18,7 +18,8 @@ What = Literal["videos", "comments", "users", "follows"]
 def export_command(
     harvest_id: str = typer.Argument(..., help="The harvest to export."),
     fmt: Format = typer.Option("csv", "--format", "-f", help="csv (RFC 4180, UTF-8) or jsonl (one object a line)."),
-    what: What = typer.Option("videos", "--what", "-w", help="videos, comments, users (the authors' profiles) or follows (who follows whom)."),
+    what: What = typer.Option("videos", "--what", "-w",
+                              help="videos, comments, users (the authors' profiles) or follows (who follows whom)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="File to write; standard output when left out."),
     bom: bool = typer.Option(False, "--bom", help="Start a CSV with a byte-order mark, so Excel reads it as UTF-8."),
     records_dir: Path | None = typer.Option(None, "--records-dir", help="Read this records folder instead of "
