@@ -24,7 +24,6 @@ from schemas import usernames
 from schemas.api import UserInfo, Video
 from schemas.records import (
     AudioObject,
-    CommentRecord,
     Context,
     CreativeWork,
     Dataset,
@@ -37,6 +36,7 @@ from schemas.records import (
     VideoRecord,
 )
 from schemas.spec import HarvestPlan
+from workers import language
 
 UserOutcome = Literal["ok", "unknown", "private", "restricted"]
 USER_OUTCOMES: tuple[str, ...] = ("ok", "unknown", "private", "restricted")
@@ -193,9 +193,27 @@ def detect_script(*texts: str | None) -> str:
     return "Latn"
 
 
+def language_tag(*texts: str | None) -> str:
+    """`<language>-<Script>` (e.g. nl-Latn) for the first of the texts long enough to tell
+    its language by, when workers/language.py is sure of it; `und-<Script>` otherwise
+    (texts too short, mixed or in a language we do not detect), with the script of the
+    first text that has letters. At most one text is judged: the detector's cost is once
+    per record, and the texts come in order of weight (a description before its
+    transcript, a bio before a display name)."""
+    for text in texts:
+        words = language.judgeable(text)
+        if words is None:
+            continue
+        script = detect_script(words)
+        code = language.detect(words, script)
+        if code is not None:
+            return f"{code}-{script}"
+        break
+    return f"und-{detect_script(*texts)}"
+
+
 def context(*texts: str | None) -> Context:
-    # The language itself is not detected here ("und"); the script is.
-    return Context(vocab=SCHEMA, language=f"und-{detect_script(*texts)}", prov=PROV)
+    return Context(vocab=SCHEMA, language=language_tag(*texts), prov=PROV)
 
 
 # --- shared parts ------------------------------------------------------------------------
@@ -396,6 +414,6 @@ def user_record(
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 
-def encode_records(records: Sequence[VideoRecord | PersonRecord | CommentRecord]) -> bytes:
+def encode_records(records: Sequence[msgspec.Struct]) -> bytes:
     """One JSON array, UTF-8 (not ASCII-escaped); the same records give the same bytes."""
     return _ENCODER.encode(records)

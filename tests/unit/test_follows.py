@@ -64,7 +64,8 @@ def test_a_list_is_paged_by_time_stored_once_per_relation_and_ends_the_harvest(c
     assert bob["@type"] == "FollowAction" and bob["@id"] == "iCANDID_tiktok_follow_bob~alice"
     assert (bob["agent"]["alternateName"], bob["agent"]["name"], bob["object"]["@id"]) == (
         "bob", "Bob", "iCANDID_tiktok_user_alice")
-    assert [r["agent"]["alternateName"] for r in records(ctx, followed, "tiktok_followers_alice_p00001.json")] == ["dave"]
+    second_page = records(ctx, followed, "tiktok_followers_alice_p00001.json")
+    assert [r["agent"]["alternateName"] for r in second_page] == ["dave"]
 
     tiktok.add_video(START, END, None, page_body([video(1)], cursor=100, has_more=False))
     handle_page(ctx, first(followed), "m0", 0)

@@ -1,5 +1,5 @@
 """The JSON-LD video record (workers/records.py): every field, exact ids, missing data left
-out, NUL removal, dates and durations, script detection."""
+out, NUL removal, dates and durations, script detection (language: test_language.py)."""
 
 import datetime
 import json
@@ -36,9 +36,11 @@ def test_video_record_every_field():
     assert rec["@type"] == "Message"
     assert rec["@id"] == f"iCANDID_tiktok_{BIG_ID}"
     assert rec["additionalType"] == "CreativeWork"
+    # The description is too short to tell its language by once the hashtag is left out (three
+    # words); the transcript, next in line, is Dutch.
     assert rec["@context"] == {
         "@vocab": "https://schema.org/",
-        "@language": "und-Latn",
+        "@language": "nl-Latn",
         "prov": "http://www.w3.org/ns/prov#",
     }
     assert rec["identifier"] == [
