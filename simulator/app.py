@@ -7,7 +7,14 @@ budget (429, not charged) → charge → outage (its status, or a reset) → sho
 throttle (429) → 504 → parameters (400) → 500 → endpoint work → truncation of a 200
 (malformed).  A service that is down answers nothing else: during an outage a request
 stopped by the first two checks gets the outage's answer too, uncharged.  The token
-endpoint answers the outage as well, never charged.  Comments are in ``comments.py``.
+endpoint answers the outage as well, never charged.
+
+The follower and following lists draw on their own budget (``quota.py``); every other
+research endpoint on the research budget.  Injected 500s: the video query's
+``error_500_rate``, ``comment_500_rate``, ``playlist_500_rate``, and ``user_500_rate`` for
+all the endpoints that take a username.  Each family's data and work is in a module of its
+own (``comments.py``, ``follows.py``, ``user_videos.py``, ``playlists.py``); the ``/_sim/``
+endpoints are in ``control.py``.
 """
 
 from __future__ import annotations
@@ -16,16 +23,17 @@ import os
 import threading
 import time
 from array import array
-from collections.abc import Callable, Mapping
-from email.message import Message
-from typing import TypeAlias
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 import msgspec
 
 from simulator.comments import COMMENT_FIELDS, CommentBook
+from simulator.control import control_routes
 from simulator.corpus import Corpus
 from simulator.faults import Faults, SimConfig, config_dict, update_config
+from simulator.follows import FollowBook, refuse_unless_public, username_of
 from simulator.outage import (
     GATEWAY_STATUSES,
     RESET,
@@ -33,9 +41,12 @@ from simulator.outage import (
     gateway_page,
     outage_message,
 )
+from simulator.playlists import PLAYLIST_FIELDS, PlaylistBook
 from simulator.query import QueryError, compile_query, parse_paging, parse_window
 from simulator.quota import QuotaBook, SimClock, TokenStore
+from simulator.responses import Headers, Request, Response
 from simulator.searches import MatchCache, SearchCache
+from simulator.user_videos import UserVideos, render
 
 VIDEO_FIELDS = frozenset(
     "id video_description create_time region_code share_count view_count like_count "
@@ -45,21 +56,11 @@ VIDEO_FIELDS = frozenset(
 USER_FIELDS = frozenset(
     "display_name bio_description avatar_url is_verified follower_count following_count "
     "likes_count video_count bio_url".split())
-JSON = "application/json"
 SERVER_ERROR = "Something went wrong. Please try again later."
 HTML_504 = gateway_page(504)
-# A request's headers: http.server's, or a plain mapping in tests.
-Headers: TypeAlias = Mapping[str, str] | Message
+Work = Callable[[dict, tuple[str, ...], SimConfig], dict[str, Any] | None]  # None: an injected 500
 
 _encode = msgspec.json.encode
-_decode = msgspec.json.decode
-
-
-class Response(msgspec.Struct):
-    status: int  # RESET (0): answer nothing and reset the connection
-    body: bytes
-    content_type: str = JSON
-    delay_s: float = 0.0
 
 
 class SimulatorApp:
@@ -76,26 +77,33 @@ class SimulatorApp:
         self.quota = QuotaBook(self.clock)
         self.searches = SearchCache(seed, self.config.search_cache_size)
         self.comments = CommentBook(corpus, self.faults)
+        self.follows = FollowBook(corpus, self.faults)
+        self.user_videos = UserVideos(corpus, self.faults, self.follows)
+        self.playlists = PlaylistBook(corpus, self.faults)
         if config is not None:
             self.set_config(**config_dict(config))  # also starts a timed outage's countdown
         self._matches = MatchCache(corpus)
         self._fields_cache: dict[tuple[str, frozenset], tuple[str, ...]] = {}
-        self._routes: dict[tuple[str, str], Callable] = {
+        research, videos = "/v2/research/", self.user_videos
+        self._routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("POST", "/v2/oauth/token/"): self._oauth,
-            ("POST", "/v2/research/video/query/"): lambda r: self._research("video_query", r, self._video_query),
-            ("POST", "/v2/research/user/info/"): lambda r: self._research("user_info", r, self._user_info),
-            ("POST", "/v2/research/video/comment/list/"):
-                lambda r: self._research("comment_list", r, self._comment_list),
-            ("GET", "/_sim/health"): self._health,
-            ("GET", "/_sim/config"): lambda r: _json(self.config_view()),
-            ("POST", "/_sim/config"): self._set_config,
-            ("POST", "/_sim/ground_truth"): self._ground_truth,
-            ("POST", "/_sim/ground_truth/comments"): self._comment_truth,
-            ("GET", "/_sim/stats"): self._stats,
-            ("POST", "/_sim/stats/reset"): self._reset_stats,
-            ("GET", "/_sim/clock"): self._clock,
-            ("POST", "/_sim/clock"): self._clock,
-        }
+            ("POST", research + "video/query/"): lambda r: self._research("video_query", r, self._video_query),
+            ("POST", research + "user/info/"): lambda r: self._research("user_info", r, self._user_info),
+            ("POST", research + "video/comment/list/"):
+                self._endpoint("comment_list", self.comments.page, COMMENT_FIELDS, SERVER_ERROR),
+            ("POST", research + "user/followers/"):
+                self._endpoint("user_followers", lambda b, f, c: self.follows.page(b, "followers", c)),
+            ("POST", research + "user/following/"):
+                self._endpoint("user_following", lambda b, f, c: self.follows.page(b, "following", c)),
+            ("POST", research + "user/liked_videos/"):
+                self._endpoint("user_liked_videos", videos.liked_page, VIDEO_FIELDS),
+            ("POST", research + "user/pinned_videos/"):
+                self._endpoint("user_pinned_videos", videos.pinned_page, VIDEO_FIELDS),
+            ("POST", research + "user/reposted_videos/"):
+                self._endpoint("user_reposted_videos", videos.reposted_page, VIDEO_FIELDS),
+            ("POST", research + "playlist/info/"):
+                self._endpoint("playlist_info", self.playlists.page, PLAYLIST_FIELDS, SERVER_ERROR),
+        } | control_routes(self)
 
     # -- public helpers for Python callers (tests, benchmarks) -------------------------
     def set_config(self, **changes) -> SimConfig:
@@ -112,9 +120,25 @@ class SimulatorApp:
         self.faults.reseed()
         return self.config
 
+    # Ground truth at the current switches (the /_sim/ground_truth/… answers: control.py).
     def comment_ground_truth(self, video_ids: object) -> dict:
-        """``POST /_sim/ground_truth/comments``'s answer at the current ``comment_cap``."""
         return self.comments.ground_truth(video_ids, self.config.comment_cap)
+
+    def follow_ground_truth(self, usernames: object, direction: object = "followers",
+                            max_count: object = 100) -> dict:
+        return self.follows.ground_truth(usernames, direction, max_count, self.config)
+
+    def liked_videos_ground_truth(self, usernames: object, max_count: object = 100) -> dict:
+        return self.user_videos.ground_truth("liked", usernames, max_count, self.config)
+
+    def pinned_videos_ground_truth(self, usernames: object) -> dict:
+        return self.user_videos.ground_truth("pinned", usernames, 100, self.config)
+
+    def reposted_videos_ground_truth(self, usernames: object) -> dict:
+        return self.user_videos.ground_truth("reposted", usernames, 100, self.config)
+
+    def playlist_ground_truth(self, playlist_ids: object) -> dict:
+        return self.playlists.ground_truth(playlist_ids)
 
     def config_view(self) -> dict:
         """The switches as GET /_sim/config shows them: ``outage_for_s`` is the time left."""
@@ -154,7 +178,7 @@ class SimulatorApp:
             status = 405 if known else 404
             code = "method_not_allowed" if known else "not_found"
             return Response(status, self._envelope({}, code, f"No route for {method} {path}"))
-        return route(_Request(query_string, headers, body))
+        return route(Request(query_string, headers, body))
 
     def _envelope(self, data: dict, code: str = "ok", message: str = "") -> bytes:
         return _encode({"data": data, "error": {"code": code, "message": message, "log_id": self._log_id()}})
@@ -166,7 +190,7 @@ class SimulatorApp:
         return Response(status, self._envelope({}, code, message))
 
     # -- OAuth ---------------------------------------------------------------------------
-    def _oauth(self, req: _Request) -> Response:
+    def _oauth(self, req: Request) -> Response:
         config = self.config
         delay = self.faults.delay_s(config)
         form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
@@ -198,7 +222,7 @@ class SimulatorApp:
         return secret != "wrong" and not secret.startswith("revoked")
 
     # -- research endpoints ----------------------------------------------------------------
-    def _research(self, endpoint: str, req: _Request, work: Callable) -> Response:
+    def _research(self, endpoint: str, req: Request, work: Callable) -> Response:
         config = self.config
         delay = self.faults.delay_s(config)
         auth = req.headers.get("Authorization") or req.headers.get("authorization") or ""
@@ -217,7 +241,7 @@ class SimulatorApp:
                 429, "rate_limit_exceeded", "You have exceeded the daily request quota for this client.")
         elif down is not None:
             resp = down
-            self.quota.answered(client, resp.status, 0, config)
+            self.quota.answered(client, endpoint, resp.status, 0, config)
         else:
             throttled = self.faults.hit(config.throttle_429_rate, "throttle_429")
             records = 0
@@ -232,11 +256,25 @@ class SimulatorApp:
                     resp = self._error(400, "invalid_params", str(exc))
                 if resp.status == 200 and self.faults.hit(config.malformed_rate, "malformed"):
                     resp.body = resp.body[: max(1, len(resp.body) // 2)]
-            self.quota.answered(client, resp.status, records, config, throttled)
+            self.quota.answered(client, endpoint, resp.status, records, config, throttled)
         resp.delay_s = delay
         return resp
 
-    def _fields(self, req: _Request, allowed: frozenset) -> tuple[str, ...]:
+    def _endpoint(self, endpoint: str, work: Work, allowed: frozenset[str] | None = None,
+                  failure: str = "") -> Callable[[Request], Response]:
+        """A research endpoint whose ``work`` makes the answer's data; its records are the
+        entries of the answer's lists.  ``allowed``: its fields (None: it takes none);
+        ``failure``: the message of an injected 500."""
+        def answer(req: Request, config: SimConfig) -> tuple[Response, int]:
+            fields = self._fields(req, allowed) if allowed is not None else ()
+            data = work(req.json(), fields, config)
+            if data is None:
+                return self._error(500, "internal_error", failure), 0
+            records = sum(len(v) for v in data.values() if isinstance(v, list))
+            return Response(200, self._envelope(data)), records
+        return lambda req: self._research(endpoint, req, answer)
+
+    def _fields(self, req: Request, allowed: frozenset) -> tuple[str, ...]:
         """The ``fields`` query-string parameter, validated (cached per distinct value)."""
         raw = req.query_string
         hit = self._fields_cache.get((raw, allowed))
@@ -254,7 +292,7 @@ class SimulatorApp:
             self._fields_cache[(raw, allowed)] = fields
         return fields
 
-    def _video_query(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
+    def _video_query(self, req: Request, config: SimConfig) -> tuple[Response, int]:
         fields = self._fields(req, VIDEO_FIELDS)
         body = req.json()
         predicate = compile_query(body.get("query"))
@@ -294,104 +332,18 @@ class SimulatorApp:
             if i >= 0:
                 v = videos[i]
                 if not v.hidden:
-                    page.append({f: x for f in fields if (x := getattr(v, f)) is not None})
+                    page.append(render(v, fields))
         next_cursor = cursor + max_count
         data = {"videos": page, "cursor": next_cursor, "has_more": next_cursor < len(order),
                 "search_id": sid}
         return Response(200, self._envelope(data)), len(page)
 
-    def _user_info(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
+    def _user_info(self, req: Request, config: SimConfig) -> tuple[Response, int]:
         fields = self._fields(req, USER_FIELDS)
-        username = req.json().get("username")
-        if not isinstance(username, str) or not username:
-            raise QueryError("username is required")
+        username = username_of(req.json())
         if self.faults.hit(config.user_500_rate, "user_500"):
             return self._error(500, "internal_error", ""), 0
-        status = self.corpus.user_status(username)
-        if status == "unknown":
-            raise QueryError(f"Error: cannot find the user {username}")
-        if status == "private":
-            raise QueryError(f"The user {username} is private")
-        if status == "restricted":
-            raise QueryError("API cannot return this user's information")
-        account = self.corpus.by_username[username]
+        refuse_unless_public(self.follows.status(username), username)
+        account = self.follows.account(username)  # the audience of follows.py too
         data = {f: x for f in fields if (x := getattr(account, f)) is not None}
         return Response(200, self._envelope(data)), 1
-
-    def _comment_list(self, req: _Request, config: SimConfig) -> tuple[Response, int]:
-        fields = self._fields(req, COMMENT_FIELDS)
-        data = self.comments.page(req.json(), fields, config)
-        if data is None:
-            return self._error(500, "internal_error", SERVER_ERROR), 0
-        return Response(200, self._envelope(data)), len(data["comments"])
-
-    # -- /_sim/ control ----------------------------------------------------------------
-    def _health(self, req: _Request) -> Response:
-        c = self.corpus
-        return _json({"status": "ok", "seed": c.seed, "videos": len(c.videos),
-                      "accounts": len(c.accounts), "first_date": "20240101", "last_date": "20251231"})
-
-    def _set_config(self, req: _Request) -> Response:
-        try:
-            changes = req.json()
-            self.set_config(**changes)
-        except (QueryError, msgspec.ValidationError, TypeError) as exc:
-            return _json({"error": str(exc)}, 400)
-        return _json(self.config_view())
-
-    def _ground_truth(self, req: _Request) -> Response:
-        try:
-            body = req.json()
-            ids = self.corpus.matching_ids(body.get("query"), body.get("start_date"), body.get("end_date"))
-        except QueryError as exc:
-            return _json({"error": str(exc)}, 400)
-        return _json({"ids": [str(i) for i in ids], "count": len(ids)})
-
-    def _comment_truth(self, req: _Request) -> Response:
-        try:
-            return _json(self.comment_ground_truth(req.json().get("video_ids")))
-        except QueryError as exc:
-            return _json({"error": str(exc)}, 400)
-
-    def _stats(self, req: _Request) -> Response:
-        snap = self.quota.snapshot()
-        snap["quota_day"] = self.quota.day(self.config.quota_reset_lag_s)
-        snap["now"] = self.clock.now()
-        snap["faults"] = self.faults.injected()
-        return _json(snap)
-
-    def _reset_stats(self, req: _Request) -> Response:
-        self.quota.reset()  # budgets live in the same counters: they are refilled too
-        self.faults.reset_counts()
-        return _json({"ok": True})
-
-    def _clock(self, req: _Request) -> Response:
-        if req.body:
-            try:
-                body = req.json()
-                if "offset_s" in body:
-                    self.clock.offset_s = float(body["offset_s"])
-                self.clock.offset_s += float(body.get("advance_s", 0.0))
-            except (QueryError, TypeError, ValueError) as exc:
-                return _json({"error": str(exc)}, 400)
-        return _json({"offset_s": self.clock.offset_s, "now": self.clock.now()})
-
-
-class _Request:
-    __slots__ = ("query_string", "headers", "body")
-
-    def __init__(self, query_string: str, headers: Headers, body: bytes) -> None:
-        self.query_string, self.headers, self.body = query_string, headers, body
-
-    def json(self) -> dict:
-        try:
-            value = _decode(self.body) if self.body else None
-        except msgspec.DecodeError as exc:
-            raise QueryError(f"Invalid JSON body: {exc}") from None
-        if not isinstance(value, dict):
-            raise QueryError("The request body must be a JSON object")
-        return value
-
-
-def _json(value, status: int = 200) -> Response:
-    return Response(status, _encode(value))

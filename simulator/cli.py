@@ -34,15 +34,23 @@ def simulator_command(
     daily_requests: Annotated[int, typer.Option(
         help="Research requests per client key per UTC day.")] = _D.daily_requests,
     daily_records: Annotated[int, typer.Option(help="Records per client key per UTC day.")] = _D.daily_records,
+    daily_follow_requests: Annotated[int, typer.Option(
+        help="Follower/following list requests per client key per UTC day (a budget of their own).")
+    ] = _D.daily_follow_requests,
+    daily_follow_records: Annotated[int, typer.Option(
+        help="Follower/following list records per client key per UTC day.")] = _D.daily_follow_records,
     quota_reset_lag_s: Annotated[float, typer.Option(
         help="Keep answering 429 this long after 00:00 UTC.")] = _D.quota_reset_lag_s,
     error_500_rate: Annotated[float, typer.Option(
         help="Video query 500 rate at a 30-day window (scales with days).",
         rich_help_panel=_FAULT)] = _D.error_500_rate,
     user_500_rate: Annotated[float, typer.Option(
-        help="User info 500 with an empty message.", rich_help_panel=_FAULT)] = _D.user_500_rate,
+        help="User info, followers, following, liked, pinned and reposted videos: 500 with an empty message.",
+        rich_help_panel=_FAULT)] = _D.user_500_rate,
     comment_500_rate: Annotated[float, typer.Option(
         help="Comment list 500 internal_error.", rich_help_panel=_FAULT)] = _D.comment_500_rate,
+    playlist_500_rate: Annotated[float, typer.Option(
+        help="Playlist info 500 internal_error.", rich_help_panel=_FAULT)] = _D.playlist_500_rate,
     throttle_429_rate: Annotated[float, typer.Option(
         help="Short-term 429 rate_limit_exceeded.", rich_help_panel=_FAULT)] = _D.throttle_429_rate,
     malformed_rate: Annotated[float, typer.Option(
@@ -69,6 +77,15 @@ def simulator_command(
     comment_unknown_video: Annotated[str, typer.Option(
         help="A video the corpus lacks or hides: 'empty' (200, no comments) or 'invalid_params' (400).")
     ] = _D.comment_unknown_video,
+    follow_cap: Annotated[int, typer.Option(
+        help="Newest entries served of a follower or following list.")] = _D.follow_cap,
+    time_cursor_ties: Annotated[str, typer.Option(
+        help="Time cursors (follows, likes): 'skip' answers one unit before the last entry "
+             "(unserved ties are lost), 'repeat' answers its time (its second's entries come again).")
+    ] = _D.time_cursor_ties,
+    reposted_list_name: Annotated[str, typer.Option(
+        help="List key of reposted videos: 'user_reposted_videos' or 'reposted_videos'.")
+    ] = _D.reposted_list_name,
     outage_status: Annotated[int, typer.Option(
         help="Non-zero: every research and token request answers this 5xx status.",
         rich_help_panel=_OUTAGE)] = _D.outage_status,

@@ -42,7 +42,7 @@ import msgspec
 
 from simulator.corpus import NON_LATIN, TOPIC_WORDS, VOCAB, Corpus, Video
 from simulator.faults import Faults, SimConfig
-from simulator.query import QueryError, parse_paging
+from simulator.query import QueryError, parse_id, parse_paging
 
 COMMENT_FIELDS = frozenset(
     "id video_id text like_count reply_count parent_comment_id create_time".split())
@@ -230,7 +230,7 @@ class CommentBook:
             raise QueryError("Only one of video_id and comment_id can be given")
         if video_id is None and parent_id is None:
             raise QueryError("video_id is required")
-        asked = _id(video_id, "video_id") if parent_id is None else _id(parent_id, "comment_id")
+        asked = parse_id(video_id, "video_id") if parent_id is None else parse_id(parent_id, "comment_id")
         max_count, cursor = parse_paging(body, default_max_count=10)
         if self._faults.hit(config.comment_500_rate, "comment_500"):
             return None
@@ -291,7 +291,7 @@ class CommentBook:
             raise QueryError("video_ids must be a list of video ids")
         videos = {}
         for raw in video_ids:
-            video_id = _id(raw, "video_ids")
+            video_id = parse_id(raw, "video_ids")
             index = self.corpus.id_index.get(video_id)
             total = 0 if index is None else self.corpus.videos[index].comment_count
             found = self._listed_video(video_id)
@@ -299,12 +299,3 @@ class CommentBook:
                                             for p in range(min(found[1], cap))]
             videos[str(video_id)] = {"ids": ids, "reachable": len(ids), "comment_count": total}
         return {"videos": videos}
-
-
-def _id(value: Any, name: str) -> int:
-    """An id sent as a JSON integer or as a string of digits."""
-    if type(value) is int and value >= 0:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
-        return int(value)
-    raise QueryError(f"Invalid {name}: {value!r} is not an id")

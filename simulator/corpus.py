@@ -10,7 +10,8 @@ rate, ~3 % hidden videos (deleted/private: they hold a slot in a search's order 
 never returned), optional fields left out at random, NULs and non-Latin text.
 
 Featured terms: accounts ``vrtnws`` and ``hln_be`` (BE, 2-4 videos a day each),
-hashtag ``klimaatzaak`` and keyword ``klimaat`` (mostly BE/NL videos).  With seed 7 and
+hashtag ``klimaatzaak`` and keyword ``klimaat`` (mostly BE/NL videos).  About 10 % of the
+videos belong to a playlist of their author (``playlists``: id -> videos in order).  With seed 7 and
 60,000 videos (59,992 generated; 41-515 a day, median 66) the featured query
 ``FEATURED_QUERY`` (``or``: username IN [vrtnws, hln_be], keyword IN [klimaat],
 hashtag_name IN [klimaatzaak]; ``and``: region_code IN [BE, NL]) matches:
@@ -166,6 +167,7 @@ class Corpus:
         self._make_videos(rng, videos)
         self._finish_accounts(rng)
         self.by_username = {a.username: a for a in self.accounts}
+        self._group_playlists()
 
     # -- tables shared by many videos (shared objects keep memory small) ------------
     def _make_tables(self, rng: random.Random) -> None:
@@ -313,6 +315,30 @@ class Corpus:
         v.video_tag = rng.choice(TAGS) if r() < 0.05 else None
         v.hidden = r() < 0.03
         return v
+
+    def _group_playlists(self) -> None:
+        """Gather the videos that carry a playlist id into their authors' playlists.
+
+        ``_video`` still makes its draw for the id, so every later draw stays where it was;
+        the ids are replaced here, from a generator of their own: a playlist is a run of one
+        author's videos in posting order, one playlist per 80 of them (at most 6).  Only
+        ``playlist_id`` changes, so the documented counts stay true."""
+        rng = random.Random(f"playlists:{self.seed}")
+        by_author: dict[str, list[int]] = {}
+        for i, v in enumerate(self.videos):
+            if v.playlist_id is not None:
+                by_author.setdefault(v.username, []).append(i)
+        self.playlists: dict[int, list[int]] = {}  # playlist id -> video indices, playlist order
+        for members in by_author.values():
+            parts = min(6, 1 + len(members) // 80)
+            cuts = [0, *sorted(rng.sample(range(1, len(members)), parts - 1)), len(members)]
+            for lo, hi in zip(cuts, cuts[1:], strict=False):
+                playlist_id = 7_100_000_000_000_000_000 + rng.getrandbits(40)
+                while playlist_id in self.playlists:
+                    playlist_id += 1
+                self.playlists[playlist_id] = members[lo:hi]
+                for i in members[lo:hi]:
+                    self.videos[i].playlist_id = playlist_id
 
     # -- ground truth ------------------------------------------------------------------
     def window(self, start: dt.date, end: dt.date) -> range:

@@ -25,8 +25,8 @@ Count = Annotated[int, msgspec.Meta(ge=0)]
 # What GET /_sim/stats counts under "faults".  Only what the simulator chose to inject:
 # a search id the cache evicted or never issued, or a cursor past the end, is the
 # client's doing and is not counted.
-FAULT_KINDS = ("error_500", "user_500", "comment_500", "error_504", "malformed", "throttle_429", "daily_429",
-               "search_id_invalid", "invalid_cursor", "empty_page", "search_id_change", "slow",
+FAULT_KINDS = ("error_500", "user_500", "comment_500", "playlist_500", "error_504", "malformed", "throttle_429",
+               "daily_429", "search_id_invalid", "invalid_cursor", "empty_page", "search_id_change", "slow",
                "outage")
 
 
@@ -39,10 +39,15 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     oauth_error_status: Literal[200, 400, 401] = 200  # HTTP status of OAuth failures
     daily_requests: Count = 1000        # research requests per client key per UTC day
     daily_records: Count = 100000       # records returned per client key per UTC day
+    daily_follow_requests: Count = 20000    # follower/following list requests per client key per UTC day
+    daily_follow_records: Count = 2000000   # their records per client key per UTC day
     quota_reset_lag_s: NonNeg = 0.0     # the quota day starts this long after 00:00 UTC
     error_500_rate: Rate = 0.0          # video query; scaled by window days / 30
-    user_500_rate: Rate = 0.0           # user info: 500 with an empty message
+    # User info, followers, following, liked, pinned and reposted videos: 500 with an empty
+    # message (one rate for the endpoints that take a username).
+    user_500_rate: Rate = 0.0
     comment_500_rate: Rate = 0.0        # comment list: 500 internal_error
+    playlist_500_rate: Rate = 0.0       # playlist info: 500 internal_error
     throttle_429_rate: Rate = 0.0       # short-term 429 rate_limit_exceeded
     malformed_rate: Rate = 0.0          # 200 whose JSON body is cut short
     error_504_rate: Rate = 0.0          # 504 with an HTML body
@@ -57,6 +62,13 @@ class SimConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # How a video id the corpus lacks, a hidden video or an unknown comment id is answered:
     # "empty" (200, no comments, has_more false) or "invalid_params" (400).
     comment_unknown_video: Literal["empty", "invalid_params"] = "empty"
+    follow_cap: Count = 5000            # newest entries served of a follower/following list
+    # What a time cursor does with entries sharing the last one's time (simulator/paging.py):
+    # "skip" answers one unit before it (unserved ties are lost), "repeat" answers that time
+    # (the next page serves its entries again).
+    time_cursor_ties: Literal["skip", "repeat"] = "skip"
+    # The list key of reposted videos: TikTok's documentation uses both names.
+    reposted_list_name: Literal["user_reposted_videos", "reposted_videos"] = "user_reposted_videos"
     # TikTok down (see simulator/outage.py): non-zero answers every research and token
     # request with this 5xx status; "reset" mode drops the connection instead of answering.
     outage_status: Annotated[int, msgspec.Meta(ge=0, le=599)] = 0

@@ -61,6 +61,15 @@ def parse_paging(body: dict, default_max_count: int) -> tuple[int, int]:
     return max_count, cursor
 
 
+def parse_id(value: Any, name: str) -> int:
+    """An id sent as a JSON integer or as a string of digits."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
+    raise QueryError(f"Invalid {name}: {value!r} is not an id")
+
+
 def _int(field: str, value: str) -> int:
     try:
         return int(value)

@@ -2,6 +2,13 @@
 
 Everything time-dependent reads :class:`SimClock`, so tests can expire tokens and cross
 midnight UTC by shifting the clock instead of waiting.
+
+Two budgets, as TikTok keeps them: ``follows`` for the follower and following lists
+(``daily_follow_requests`` / ``daily_follow_records``) and ``research`` for every other
+research endpoint (``daily_requests`` / ``daily_records``).  Spending one leaves the other
+alone.  A client's stats (and each of its days) show ``budgets``: per budget the requests
+charged and the records returned; the top-level ``requests`` and ``records`` are the
+research budget's, ``rejected_over_quota`` counts refusals of either.
 """
 
 from __future__ import annotations
@@ -50,15 +57,41 @@ class TokenStore:
         return entry[0]
 
 
+RESEARCH, FOLLOWS = "research", "follows"
+FOLLOW_ENDPOINTS = frozenset({"user_followers", "user_following"})
+
+
+def budget_of(endpoint: str) -> str:
+    return FOLLOWS if endpoint in FOLLOW_ENDPOINTS else RESEARCH
+
+
+def _limits(budget: str, config) -> tuple[int, int]:
+    if budget == FOLLOWS:
+        return config.daily_follow_requests, config.daily_follow_records
+    return config.daily_requests, config.daily_records
+
+
+def _new_budgets() -> dict:
+    return {RESEARCH: {"requests": 0, "records": 0}, FOLLOWS: {"requests": 0, "records": 0}}
+
+
 def _new_day() -> dict:
-    return {"requests": 0, "records": 0, "by_endpoint": defaultdict(int), "by_status": defaultdict(int)}
+    return {"requests": 0, "records": 0, "budgets": _new_budgets(),
+            "by_endpoint": defaultdict(int), "by_status": defaultdict(int)}
 
 
 def _new_client() -> dict:
-    return {"token_requests": 0, "token_failures": 0, "requests": 0, "records": 0,
+    return {"token_requests": 0, "token_failures": 0, "requests": 0, "records": 0, "budgets": _new_budgets(),
             "rejected_over_quota": 0, "throttled": 0, "status_429": 0, "status_5xx": 0,
             "by_endpoint": defaultdict(int), "by_status": defaultdict(int),
             "days": defaultdict(_new_day)}
+
+
+def _charge(counters: dict, budget: str, key: str, amount: int) -> None:
+    """Add to a budget's counter, and to the top-level one for the research budget."""
+    counters["budgets"][budget][key] += amount
+    if budget == RESEARCH:
+        counters[key] += amount
 
 
 class QuotaBook:
@@ -81,15 +114,19 @@ class QuotaBook:
         return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%d")
 
     def admit(self, client_key: str, endpoint: str, config, rejected_status: int = 429) -> bool:
-        """Charge one request to today's budget; False (and nothing charged) when spent.
+        """Charge one request to today's budget for ``endpoint``; False (and nothing charged)
+        when that budget is spent.
 
         ``rejected_status`` is what a spent key is answered: 429, or an outage's answer.
         """
         day = self.day(config.quota_reset_lag_s)
+        budget = budget_of(endpoint)
+        max_requests, max_records = _limits(budget, config)
         with self._lock:
             client = self._clients[client_key]
             today = client["days"][day]
-            if today["requests"] >= config.daily_requests or today["records"] >= config.daily_records:
+            spent = today["budgets"][budget]
+            if spent["requests"] >= max_requests or spent["records"] >= max_records:
                 key = _status_key(rejected_status)
                 client["rejected_over_quota"] += 1
                 today["by_status"][key] += 1
@@ -97,23 +134,25 @@ class QuotaBook:
                 client["status_429"] += rejected_status == 429
                 client["status_5xx"] += rejected_status >= 500
                 return False
-            today["requests"] += 1
+            _charge(today, budget, "requests", 1)
+            _charge(client, budget, "requests", 1)
             today["by_endpoint"][endpoint] += 1
-            client["requests"] += 1
             client["by_endpoint"][endpoint] += 1
             return True
 
-    def answered(self, client_key: str, status: int, records: int, config, throttled: bool = False) -> None:
+    def answered(self, client_key: str, endpoint: str, status: int, records: int, config,
+                 throttled: bool = False) -> None:
         """Record an admitted request's outcome and the records it returned."""
         day = self.day(config.quota_reset_lag_s)
         key = _status_key(status)
+        budget = budget_of(endpoint)
         with self._lock:
             client = self._clients[client_key]
             today = client["days"][day]
             today["by_status"][key] += 1
-            today["records"] += records
+            _charge(today, budget, "records", records)
+            _charge(client, budget, "records", records)
             client["by_status"][key] += 1
-            client["records"] += records
             client["throttled"] += throttled
             client["status_429"] += status == 429
             client["status_5xx"] += status >= 500
