@@ -126,9 +126,10 @@ class Keys:
         """Set of the chains (as in chains_requested) that have ended."""
         return f"{self.namespace}:h:{harvest}:chains_done"
 
-    def follow_outcomes(self, harvest: str) -> str:
-        """Hash: <endpoint>:<username> -> why an account's list was not given (private, ...)."""
-        return f"{self.namespace}:h:{harvest}:follow_outcomes"
+    def list_outcomes(self, harvest: str) -> str:
+        """Hash: <endpoint>:<username> -> why an account's list (followers, likes, ...) was
+        not given: private, unknown, restricted (hidden likes)."""
+        return f"{self.namespace}:h:{harvest}:list_outcomes"
 
     def comments_cut(self, harvest: str) -> str:
         """Hash: video id -> why its comments stopped short of its comment count
@@ -153,7 +154,7 @@ class Keys:
         return [self.plan(harvest), self.meta(harvest), self.stats(harvest), self.windows(harvest),
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
                 self.users_done(harvest), self.parked(harvest), self.chains_requested(harvest),
-                self.chains_done(harvest), self.comments_cut(harvest), self.follow_outcomes(harvest)]
+                self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest)]
 
     @property
     def purged_pattern(self) -> str:

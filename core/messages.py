@@ -11,14 +11,14 @@ from schemas.messages import CommentTask, FollowTask, PageTask, SubmitHarvest, U
 PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
 USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
 COMMENTS_QUEUE, COMMENTS_ACTOR = "comments", "fetch_comments"
-FOLLOWS_QUEUE, FOLLOWS_ACTOR = "follows", "fetch_follows"
+LISTS_QUEUE, FOLLOWS_ACTOR = "lists", "fetch_follows"
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 
 ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     PageTask: (PAGES_QUEUE, PAGE_ACTOR),
     UserTask: (USERS_QUEUE, USER_ACTOR),
     CommentTask: (COMMENTS_QUEUE, COMMENTS_ACTOR),
-    FollowTask: (FOLLOWS_QUEUE, FOLLOWS_ACTOR),
+    FollowTask: (LISTS_QUEUE, FOLLOWS_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
 }
 

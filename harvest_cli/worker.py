@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from core.messages import COMMENTS_QUEUE, FOLLOWS_QUEUE, INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
+from core.messages import COMMENTS_QUEUE, LISTS_QUEUE, INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
 
 
 def worker_command(
@@ -37,7 +37,7 @@ def worker_command(
     argv = [
         sys.executable, "-m", "dramatiq", "workers.entry",
         "--processes", str(processes), "--threads", str(threads),
-        "--queues", PAGES_QUEUE, USERS_QUEUE, COMMENTS_QUEUE, FOLLOWS_QUEUE, INTAKE_QUEUE,
+        "--queues", PAGES_QUEUE, USERS_QUEUE, COMMENTS_QUEUE, LISTS_QUEUE, INTAKE_QUEUE,
         # Give in-flight API calls time to finish on a graceful stop.
         "--worker-shutdown-timeout", "30000",
     ]

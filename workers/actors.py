@@ -143,7 +143,7 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_page, messages.PAGES_QUEUE, messages.PAGE_ACTOR),
         (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR),
         (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR),
-        (fetch_follows, messages.FOLLOWS_QUEUE, messages.FOLLOWS_ACTOR),
+        (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR),
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
     ):
         if actor_name not in broker.actors:

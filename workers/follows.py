@@ -90,7 +90,7 @@ class FollowLists(Endpoint[FollowTask, Answer]):
     def complete(self, ctx: WorkerContext, work: Work, task: FollowTask, answer: Answer, records: int) -> bool:
         ended = next_page(work.plan, task, answer, self.direction) is None
         if answer[0] != "ok":
-            ctx.store.follows_outcome(work.plan.id, self.name, usernames.normalise(task.username), answer[0])
+            ctx.store.list_outcome(work.plan.id, self.name, usernames.normalise(task.username), answer[0])
         metrics.follows_stored(work.plan.project, self.direction, records)
         return ctx.store.chain_page_done(work.delivery, self.name, usernames.normalise(task.username), records,
                                          chain_ended=ended)

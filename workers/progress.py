@@ -76,9 +76,9 @@ class HarvestStore(Harvests):
         """A page of a follow-up chain (`chain`: what it is about, e.g. a video id) is done."""
         return self._done(delivery, "chain", records, f"{endpoint}:{chain}", chain_ended, "", "", endpoint)
 
-    def follows_outcome(self, harvest: str, endpoint: str, username: str, outcome: str) -> None:
+    def list_outcome(self, harvest: str, endpoint: str, username: str, outcome: str) -> None:
         """An account whose list TikTok would not give (private, unknown, restricted)."""
-        self._redis.hset(self.keys.follow_outcomes(harvest), f"{endpoint}:{username}", outcome)
+        self._redis.hset(self.keys.list_outcomes(harvest), f"{endpoint}:{username}", outcome)
 
     def comments_cut_short(self, harvest: str, video_id: str, why: str) -> None:
         self._redis.hset(self.keys.comments_cut(harvest), video_id, why)

@@ -44,7 +44,7 @@ CHECK_EVERY_S = 60
 # up to 6 days (Dramatiq's delay limit is 7).
 MARKER_AT_LEAST_S = 8 * DAY_S
 # Dramatiq's dead-letter queues that hold harvest messages (intake messages name no harvest).
-HARVEST_QUEUES = (messages.PAGES_QUEUE, messages.USERS_QUEUE, messages.COMMENTS_QUEUE, messages.FOLLOWS_QUEUE)
+HARVEST_QUEUES = (messages.PAGES_QUEUE, messages.USERS_QUEUE, messages.COMMENTS_QUEUE, messages.LISTS_QUEUE)
 
 # Drops from the list of harvests the ids whose plan is gone (their keys expired, or were
 # deleted), checked and removed in one step: a harvest registered meanwhile stays listed.

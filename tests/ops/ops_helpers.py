@@ -97,7 +97,7 @@ def known_metrics() -> dict[str, set[str]]:
 def queue_names() -> set[str]:
     from core import messages
 
-    return {messages.PAGES_QUEUE, messages.USERS_QUEUE, messages.COMMENTS_QUEUE, messages.FOLLOWS_QUEUE,
+    return {messages.PAGES_QUEUE, messages.USERS_QUEUE, messages.COMMENTS_QUEUE, messages.LISTS_QUEUE,
             messages.INTAKE_QUEUE}
 
 
