@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from core.messages import COMMENTS_QUEUE, LISTS_QUEUE, INTAKE_QUEUE, PAGES_QUEUE, USERS_QUEUE
+from core.messages import COMMENTS_QUEUE, INTAKE_QUEUE, LISTS_QUEUE, PAGES_QUEUE, USERS_QUEUE
 
 
 def worker_command(
