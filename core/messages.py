@@ -6,12 +6,13 @@ Payloads are msgspec structs turned into plain dicts; the message itself is Dram
 import dramatiq
 import msgspec
 
-from schemas.messages import CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
+from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
 
 PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
 USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
 COMMENTS_QUEUE, COMMENTS_ACTOR = "comments", "fetch_comments"
 LISTS_QUEUE, FOLLOWS_ACTOR = "lists", "fetch_follows"
+ACCOUNT_VIDEOS_ACTOR = "fetch_account_videos"  # on the lists queue too
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 
 ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
@@ -19,11 +20,12 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     UserTask: (USERS_QUEUE, USER_ACTOR),
     CommentTask: (COMMENTS_QUEUE, COMMENTS_ACTOR),
     FollowTask: (LISTS_QUEUE, FOLLOWS_ACTOR),
+    AccountVideosTask: (LISTS_QUEUE, ACCOUNT_VIDEOS_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
 }
 
 
-def build(task: PageTask | UserTask | CommentTask | FollowTask | SubmitHarvest) -> dramatiq.Message:
+def build(task: PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | SubmitHarvest) -> dramatiq.Message:
     queue_name, actor_name = ROUTES[type(task)]
     return dramatiq.Message(
         queue_name=queue_name,

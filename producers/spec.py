@@ -120,6 +120,9 @@ def validate(
                 raise SpecRefused(option, "applies only when `collect` includes `followers` or `following`")
     elif not spec.accounts and not spec.follows_of_every_author:
         raise SpecRefused("collect", f"`{sorted(follows)[0]}` needs `accounts` (or `follows_of_every_author: true`)")
+    video_lists = {"liked_videos", "pinned_videos", "reposted_videos"} & set(spec.collect)
+    if video_lists and not spec.accounts:
+        raise SpecRefused("collect", f"`{sorted(video_lists)[0]}` needs `accounts`: the lists are those accounts'")
     credential = choose_credential(spec.project, end, credentials, today)
     return HarvestPlan(
         id=spec.id,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import dramatiq
 
 from core import messages
-from core.chains import request_follows
+from core.chains import request_account_lists
 from core.config import Settings
 from core.credentials import CredentialsError, load_credentials
 from core.harvests import Harvests
@@ -52,8 +52,8 @@ def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, red
             raise SpecRefused("id", f"{plan.id!r} is already used by a different harvest spec")
         plan = existing
     if not store.is_enqueued(plan.id):
-        # The follower lists first: counted in the harvest before any page could end it.
-        request_follows(store, broker, plan, plan.accounts)
+        # The accounts' lists first: counted in the harvest before any page could end it.
+        request_account_lists(store, broker, plan)
         for window in plan.windows:
             messages.send(broker, PageTask(harvest_id=plan.id, window=window, page=0))
         store.mark_enqueued(plan.id)

@@ -129,6 +129,36 @@ class FollowResponse(msgspec.Struct):
     error: ApiError = msgspec.field(default_factory=ApiError)
 
 
+class AccountVideosBody(msgspec.Struct, omit_defaults=True):
+    username: str
+    max_count: int | None = None  # not for pinned videos (at most three)
+    cursor: int | None = None  # liked: a time in ms going back; reposted: an index going forward
+
+
+class AccountVideosPage(msgspec.Struct):
+    """An account's liked, pinned or reposted videos, under whichever name TikTok uses."""
+
+    user_liked_videos: list[Video] | None = None
+    pinned_videos_list: list[Video] | None = None
+    user_reposted_videos: list[Video] | None = None
+    reposted_videos: list[Video] | None = None  # TikTok's docs use both names for reposts
+    cursor: int | None = None
+    has_more: bool = False
+
+    @property
+    def videos(self) -> list[Video]:
+        for listed in (self.user_liked_videos, self.pinned_videos_list, self.user_reposted_videos,
+                       self.reposted_videos):
+            if listed is not None:
+                return listed
+        return []
+
+
+class AccountVideosResponse(msgspec.Struct):
+    data: AccountVideosPage | None = None
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
 class Comment(msgspec.Struct):
     id: int | str
     video_id: int | str | None = None

@@ -64,6 +64,20 @@ class FollowTask(msgspec.Struct, frozen=True):
         return f"{self.direction}:{normalise(self.username)}:{self.page:05d}"
 
 
+class AccountVideosTask(msgspec.Struct, frozen=True):
+    """Fetch one page of the videos an account liked, pinned or reposted."""
+
+    harvest_id: str
+    username: str
+    which: Literal["liked", "pinned", "reposted"]
+    page: int = 0
+    cursor: int | None = None  # liked: a time in ms going back; reposted: an index
+
+    @property
+    def unit(self) -> str:
+        return f"{self.which}:{normalise(self.username)}:{self.page:05d}"
+
+
 class SubmitHarvest(msgspec.Struct, frozen=True):
     """Intake for other iCANDID services: a spec document sent as a message."""
 

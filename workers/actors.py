@@ -22,8 +22,9 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
+from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
 from workers import metrics
+from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
 from workers.context import WorkerContext, get_context
 from workers.follows import handle_follows
@@ -125,6 +126,10 @@ def fetch_follows(payload: dict) -> None:
     _run(FollowTask, payload, handle_follows)
 
 
+def fetch_account_videos(payload: dict) -> None:
+    _run(AccountVideosTask, payload, handle_account_videos)
+
+
 def submit_harvest(payload: dict) -> None:
     """Intake for other iCANDID services: the same validation and planning as the CLI."""
     from producers.submit import SpecRefused, submit_spec
@@ -144,6 +149,7 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR),
         (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR),
         (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR),
+        (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
     ):
         if actor_name not in broker.actors:

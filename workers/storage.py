@@ -41,6 +41,7 @@ class Storage:
     PAGE_FILES = "tiktok_videos_*.json"
     COMMENT_FILES = "tiktok_comments_*.json"
     FOLLOW_FILES = "tiktok_follow*_*.json"  # followers and following
+    ACCOUNT_VIDEO_FILES = ("tiktok_liked_*.json", "tiktok_pinned_*.json", "tiktok_reposted_*.json")
     USER_FILES = f"{USER_PREFIX}*{USER_SUFFIX}"
 
     @staticmethod
@@ -65,6 +66,12 @@ class Storage:
         """A page of an account's followers or followed accounts: named like its user file."""
         stem = usernames.escape_within(usernames.normalise(username), USER_STEM_MAX)
         return f"tiktok_{direction}_{stem}_p{page:05d}.json"
+
+    @staticmethod
+    def account_videos_name(which: str, username: str, page: int) -> str:
+        """A page of an account's liked, pinned or reposted videos: named like its user file."""
+        stem = usernames.escape_within(usernames.normalise(username), USER_STEM_MAX)
+        return f"tiktok_{which}_{stem}_p{page:05d}.json"
 
     @staticmethod
     def temporary_name(name: str) -> str:

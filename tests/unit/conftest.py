@@ -106,6 +106,7 @@ class FakeTikTok:
         self.users: dict[str, deque] = {}
         self.comments: dict[tuple, deque] = {}
         self.follows: dict[tuple, deque] = {}
+        self.account_videos: dict[tuple, deque] = {}
         self.tokens: deque = deque()
         self.calls: list[httpx.Request] = []
         self.token_counter = 0
@@ -119,6 +120,9 @@ class FakeTikTok:
 
     def add_follows(self, direction: str, username: str, cursor: int | None, *answers) -> None:
         self.follows.setdefault((direction, username, cursor), deque()).extend(answers)
+
+    def add_account_videos(self, which: str, username: str, cursor: int | None, *answers) -> None:
+        self.account_videos.setdefault((which, username, cursor), deque()).extend(answers)
 
     def add_comments(self, video_id: int, cursor: int, *answers) -> None:
         self.comments.setdefault((video_id, cursor), deque()).extend(answers)
@@ -153,6 +157,9 @@ class FakeTikTok:
         elif path == COMMENT_LIST:
             key = (body["video_id"], body.get("cursor", 0))
             answers = self.comments.get(key)
+        elif path.endswith("_videos/"):
+            key = (path.rstrip("/").rsplit("/", 1)[1].removesuffix("_videos"), body["username"], body.get("cursor"))
+            answers = self.account_videos.get(key)
         elif path in (FOLLOWERS, FOLLOWING):
             key = (path.rstrip("/").rsplit("/", 1)[1], body["username"], body.get("cursor"))
             answers = self.follows.get(key)
@@ -356,4 +363,10 @@ def comments_body(comments: list[dict], *, cursor: int, has_more: bool) -> bytes
 def follows_body(direction: str, names: list[str], *, cursor: int | None, has_more: bool) -> bytes:
     listed = [{"username": name, "display_name": name.title()} for name in names]
     data = {f"user_{direction}": listed, "cursor": cursor, "has_more": has_more}
+    return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()
+
+
+def account_videos_body(list_name: str, videos: list[dict], *, cursor: int | None = None,
+                        has_more: bool = False) -> bytes:
+    data = {list_name: videos, "cursor": cursor, "has_more": has_more}
     return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()

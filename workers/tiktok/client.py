@@ -13,6 +13,9 @@ from schemas.api import (
     COMMENT_FIELDS,
     USER_FIELDS,
     VIDEO_FIELDS,
+    AccountVideosBody,
+    AccountVideosPage,
+    AccountVideosResponse,
     CommentListBody,
     CommentListResponse,
     CommentPage,
@@ -151,6 +154,20 @@ class TikTokClient:
             return *decode_follow_body(error.body, error.status), error.body
         return *decode_follow_body(response.content, response.status_code), response.content
 
+    def account_videos(self, token: str, which: str, body: AccountVideosBody
+                       ) -> tuple[str, AccountVideosPage | None, bytes]:
+        """One page of an account's `which` ("liked", "pinned", "reposted") videos:
+        (outcome, page or None, body as received), outcomes as for user_info (hidden likes
+        are `restricted`)."""
+        try:
+            response = self._research(f"/v2/research/user/{which}_videos/", VIDEO_FIELDS, token, body)
+        except PermanentError as error:
+            if user_outcome(error.status, error.reason) is None:
+                raise
+            assert error.status is not None
+            return *decode_account_videos_body(error.body, error.status), error.body
+        return *decode_account_videos_body(response.content, response.status_code), response.content
+
     # --- plumbing ------------------------------------------------------------------------
     def _research(self, path: str, fields: str, token: str, body) -> httpx.Response:
         """`fields` '' for the endpoints that take none (the follower lists)."""
@@ -213,6 +230,11 @@ def decode_user_body(content: bytes, status: int = 200) -> tuple[str, UserInfo |
 def decode_follow_body(content: bytes, status: int = 200) -> tuple[str, FollowPage | None]:
     """(outcome, page) from a stored or fresh follower-list body."""
     return _account_answer(content, status, FollowResponse, "follower list")
+
+
+def decode_account_videos_body(content: bytes, status: int = 200) -> tuple[str, AccountVideosPage | None]:
+    """(outcome, page) from a stored or fresh liked/pinned/reposted videos body."""
+    return _account_answer(content, status, AccountVideosResponse, "account videos")
 
 
 def _account_answer(content: bytes, status: int, response_type, what: str):
