@@ -189,7 +189,7 @@ class Harvests:
 # The follow-up endpoints whose units form chains, by what `collect` asks for.
 CHAIN_ENDPOINTS = {"comments": "comment_list", "followers": "user_followers", "following": "user_following",
                    "liked_videos": "user_liked_videos", "pinned_videos": "user_pinned_videos",
-                   "reposted_videos": "user_reposted_videos"}
+                   "reposted_videos": "user_reposted_videos", "playlists": "playlist_info"}
 
 
 def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, users_requested: int,

@@ -6,13 +6,22 @@ Payloads are msgspec structs turned into plain dicts; the message itself is Dram
 import dramatiq
 import msgspec
 
-from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
+from schemas.messages import (
+    AccountVideosTask,
+    CommentTask,
+    FollowTask,
+    PageTask,
+    PlaylistTask,
+    SubmitHarvest,
+    UserTask,
+)
 
 PAGES_QUEUE, PAGE_ACTOR = "pages", "fetch_page"
 USERS_QUEUE, USER_ACTOR = "users", "fetch_user"
 COMMENTS_QUEUE, COMMENTS_ACTOR = "comments", "fetch_comments"
 LISTS_QUEUE, FOLLOWS_ACTOR = "lists", "fetch_follows"
 ACCOUNT_VIDEOS_ACTOR = "fetch_account_videos"  # on the lists queue too
+PLAYLIST_ACTOR = "fetch_playlist"  # and this one
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 
 ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
@@ -21,11 +30,15 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     CommentTask: (COMMENTS_QUEUE, COMMENTS_ACTOR),
     FollowTask: (LISTS_QUEUE, FOLLOWS_ACTOR),
     AccountVideosTask: (LISTS_QUEUE, ACCOUNT_VIDEOS_ACTOR),
+    PlaylistTask: (LISTS_QUEUE, PLAYLIST_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
 }
 
 
-def build(task: PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | SubmitHarvest) -> dramatiq.Message:
+Task = PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | PlaylistTask | SubmitHarvest
+
+
+def build(task: Task) -> dramatiq.Message:
     queue_name, actor_name = ROUTES[type(task)]
     return dramatiq.Message(
         queue_name=queue_name,

@@ -18,6 +18,7 @@ VIDEO_FIELDS = (
     "effect_info_list,video_mention_list,video_label,video_tag"
 )
 COMMENT_FIELDS = "id,video_id,text,like_count,reply_count,parent_comment_id,create_time"
+PLAYLIST_FIELDS = "playlist_id,playlist_name,playlist_item_total,playlist_last_updated"
 USER_FIELDS = (
     "display_name,bio_description,avatar_url,is_verified,follower_count,following_count,"
     "likes_count,video_count,bio_url"
@@ -156,6 +157,27 @@ class AccountVideosPage(msgspec.Struct):
 
 class AccountVideosResponse(msgspec.Struct):
     data: AccountVideosPage | None = None
+    error: ApiError = msgspec.field(default_factory=ApiError)
+
+
+class PlaylistBody(msgspec.Struct, omit_defaults=True):
+    playlist_id: int  # an integer above 2^53, exact
+    max_count: int
+    cursor: int | None = None
+
+
+class Playlist(msgspec.Struct):
+    playlist_id: int | str | None = None
+    playlist_name: str | None = None
+    playlist_item_total: int | None = None
+    playlist_last_updated: int | float | None = None  # Unix seconds
+    playlist_video_ids: list[int | str] = msgspec.field(default_factory=list)
+    cursor: int | None = None  # an index going forward
+    has_more: bool = False
+
+
+class PlaylistResponse(msgspec.Struct):
+    data: Playlist | None = None
     error: ApiError = msgspec.field(default_factory=ApiError)
 
 

@@ -78,6 +78,19 @@ class AccountVideosTask(msgspec.Struct, frozen=True):
         return f"{self.which}:{normalise(self.username)}:{self.page:05d}"
 
 
+class PlaylistTask(msgspec.Struct, frozen=True):
+    """Fetch one page of a playlist that a harvested video belongs to."""
+
+    harvest_id: str
+    playlist_id: str  # digits, as a string: ids are above 2^53
+    page: int = 0
+    cursor: int = 0
+
+    @property
+    def unit(self) -> str:
+        return f"playlist:{self.playlist_id}:{self.page:05d}"
+
+
 class SubmitHarvest(msgspec.Struct, frozen=True):
     """Intake for other iCANDID services: a spec document sent as a message."""
 

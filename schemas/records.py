@@ -115,6 +115,25 @@ class VideoRecord(_Node, tag="Message", kw_only=True):
     isBasedOn: CreativeWork
 
 
+class ListItem(_Node, tag="ListItem", kw_only=True):
+    position: int  # from 1, in the playlist's order
+    item: "MessageRef"
+
+
+class PlaylistRecord(_Node, tag="ItemList", kw_only=True):
+    """A TikTok playlist: its videos in order, each by its record's `@id` (top level)."""
+
+    context: Context = msgspec.field(name="@context")
+    id: str = msgspec.field(name="@id")  # iCANDID_tiktok_playlist_<playlist id>
+    additionalType: str
+    identifier: list[PropertyValue]
+    name: str | None = None
+    numberOfItems: int | None = None  # as TikTok counts them: videos no longer shown too
+    dateModified: str | None = None
+    itemListElement: list[ListItem]
+    isBasedOn: CreativeWork
+
+
 class MessageRef(_Node, tag="Message", kw_only=True):
     """A reference to a video or a comment by its `@id` (a comment's `parentItem`)."""
 

@@ -8,7 +8,7 @@ import msgspec
 from schemas.query import Query
 
 Collectable = Literal["videos", "users", "comments", "followers", "following", "liked_videos", "pinned_videos",
-                      "reposted_videos"]
+                      "reposted_videos", "playlists"]
 
 # How much one spec may ask for. TikTok documents no limits on a query's size; these sit
 # well above what a research question needs and well below what could make TikTok refuse
@@ -36,7 +36,7 @@ class HarvestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keywords: Terms = msgspec.field(default_factory=list)
     regions: Terms = msgspec.field(default_factory=list)
     query: Query | None = None
-    collect: Annotated[list[Collectable], msgspec.Meta(max_length=8)] = msgspec.field(
+    collect: Annotated[list[Collectable], msgspec.Meta(max_length=9)] = msgspec.field(
         default_factory=lambda: ["videos", "users"]
     )
     # With `comments`: stop a video's comments after this many (TikTok's own cap is about

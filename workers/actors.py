@@ -22,7 +22,7 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, SubmitHarvest, UserTask
+from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, PlaylistTask, SubmitHarvest, UserTask
 from workers import metrics
 from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
@@ -30,6 +30,7 @@ from workers.context import WorkerContext, get_context
 from workers.follows import handle_follows
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
+from workers.playlists import handle_playlist
 from workers.tiktok.errors import PermanentError, QuotaWait
 from workers.users import handle_user
 
@@ -130,6 +131,10 @@ def fetch_account_videos(payload: dict) -> None:
     _run(AccountVideosTask, payload, handle_account_videos)
 
 
+def fetch_playlist(payload: dict) -> None:
+    _run(PlaylistTask, payload, handle_playlist)
+
+
 def submit_harvest(payload: dict) -> None:
     """Intake for other iCANDID services: the same validation and planning as the CLI."""
     from producers.submit import SpecRefused, submit_spec
@@ -150,6 +155,7 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR),
         (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR),
         (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
+        (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR),
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
     ):
         if actor_name not in broker.actors:

@@ -17,7 +17,7 @@ from core.chains import request_follows
 from core.harvests import RESTARTED, SPLIT
 from schemas import usernames
 from schemas.api import VideoPage, VideoQueryBody
-from schemas.messages import CommentTask, PageTask, UserTask
+from schemas.messages import CommentTask, PageTask, PlaylistTask, UserTask
 from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
 from workers import journey, metrics
@@ -72,6 +72,8 @@ class VideoPages(Endpoint[PageTask, VideoPage]):
             request_follows(ctx.store, ctx.broker, work.plan, [a for a in authors if usernames.could_exist(a)])
         if "comments" in work.plan.collect:
             request_comments(ctx, work.plan, answer)
+        if "playlists" in work.plan.collect:
+            request_playlists(ctx, work.plan, answer)
         if answer.has_more:
             messages.send(ctx.broker, next_page(task, answer, ctx.settings.max_count))
 
@@ -151,6 +153,17 @@ def request_comments(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> 
     for video_id in new:
         messages.send(ctx.broker, CommentTask(harvest_id=plan.id, video_id=video_id, comment_count=counts[video_id]))
     ctx.store.mark_chains_requested(plan.id, COMMENTS.name, new)
+
+
+def request_playlists(ctx: WorkerContext, plan: HarvestPlan, page: VideoPage) -> None:
+    """Each playlist a video of the page belongs to, once per harvest (a chain of its pages).
+    Sent before they are marked requested: a crash in between only duplicates a message."""
+    found = {playlist for video in page.videos
+             if (playlist := id_string(video.playlist_id)) is not None and playlist.isdigit() and playlist != "0"}
+    new = ctx.store.chains_not_requested(plan.id, "playlist_info", sorted(found))
+    for playlist_id in new:
+        messages.send(ctx.broker, PlaylistTask(harvest_id=plan.id, playlist_id=playlist_id))
+    ctx.store.mark_chains_requested(plan.id, "playlist_info", new)
 
 
 def next_page(task: PageTask, page: VideoPage, max_count: int) -> PageTask:

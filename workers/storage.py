@@ -74,6 +74,16 @@ class Storage:
         return f"tiktok_{which}_{stem}_p{page:05d}.json"
 
     @staticmethod
+    def playlist_page_name(playlist_id: str, page: int) -> str:
+        # Playlist ids are digits (checked where the task is made: workers/pages.py).
+        return f"tiktok_playlist_{playlist_id}_p{page:05d}.json"
+
+    @staticmethod
+    def playlist_name(playlist_id: str) -> str:
+        """The playlist's record, written once, with its last page."""
+        return f"tiktok_playlist_{playlist_id}.json"
+
+    @staticmethod
     def temporary_name(name: str) -> str:
         """Where `name` is written before it is renamed: hidden, and not ending in `.json`."""
         return f".{name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"

@@ -107,6 +107,7 @@ class FakeTikTok:
         self.comments: dict[tuple, deque] = {}
         self.follows: dict[tuple, deque] = {}
         self.account_videos: dict[tuple, deque] = {}
+        self.playlists: dict[tuple, deque] = {}
         self.tokens: deque = deque()
         self.calls: list[httpx.Request] = []
         self.token_counter = 0
@@ -123,6 +124,9 @@ class FakeTikTok:
 
     def add_account_videos(self, which: str, username: str, cursor: int | None, *answers) -> None:
         self.account_videos.setdefault((which, username, cursor), deque()).extend(answers)
+
+    def add_playlist(self, playlist_id: int, cursor: int | None, *answers) -> None:
+        self.playlists.setdefault((playlist_id, cursor), deque()).extend(answers)
 
     def add_comments(self, video_id: int, cursor: int, *answers) -> None:
         self.comments.setdefault((video_id, cursor), deque()).extend(answers)
@@ -157,6 +161,9 @@ class FakeTikTok:
         elif path == COMMENT_LIST:
             key = (body["video_id"], body.get("cursor", 0))
             answers = self.comments.get(key)
+        elif path == "/v2/research/playlist/info/":
+            key = (body["playlist_id"], body.get("cursor"))
+            answers = self.playlists.get(key)
         elif path.endswith("_videos/"):
             key = (path.rstrip("/").rsplit("/", 1)[1].removesuffix("_videos"), body["username"], body.get("cursor"))
             answers = self.account_videos.get(key)
@@ -369,4 +376,11 @@ def follows_body(direction: str, names: list[str], *, cursor: int | None, has_mo
 def account_videos_body(list_name: str, videos: list[dict], *, cursor: int | None = None,
                         has_more: bool = False) -> bytes:
     data = {list_name: videos, "cursor": cursor, "has_more": has_more}
+    return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()
+
+
+def playlist_body(playlist_id: int, video_ids: list[int], *, cursor: int, has_more: bool, total: int = 0) -> bytes:
+    data = {"playlist_id": playlist_id, "playlist_name": "Klimaat 🎬", "playlist_item_total": total or len(video_ids),
+            "playlist_last_updated": 1704300000, "playlist_video_ids": video_ids, "cursor": cursor,
+            "has_more": has_more}
     return json.dumps({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}).encode()

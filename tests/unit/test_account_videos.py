@@ -12,11 +12,10 @@ import pytest
 from producers.refusal import SpecRefused
 from producers.submit import start
 from schemas.messages import AccountVideosTask
-from workers.account_videos import handle_account_videos
-from workers.pages import handle_page
-
 from tests.unit.conftest import BIG, account_videos_body, error_body, page_body, take, video
 from tests.unit.page_helpers import END, START, first
+from workers.account_videos import handle_account_videos
+from workers.pages import handle_page
 
 
 def list_tasks(messages) -> list[AccountVideosTask]:

@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from pyld import jsonld  # type: ignore[import-untyped]  # pyld ships no type information
 
-from schemas.api import Comment, Follow, UserInfo, Video
+from schemas.api import Comment, Follow, Playlist, UserInfo, Video
 from tests.unit.record_helpers import DOWNLOADED, PLAN, full_video
+from workers.account_video_records import act_record
 from workers.authors import expand_authors
 from workers.comment_records import comment_record
 from workers.follow_records import follow_record
+from workers.playlist_records import playlist_record
 from workers.records import SCHEMA, encode_records, user_record, video_record
 from workers.storage import Storage
 
@@ -83,6 +85,13 @@ def every_kind_of_record(tmp_path: Path) -> dict[str, dict]:
         "reply": comment_record(Comment(id=12, text="Ik ook 👍", like_count=0, reply_count=0, parent_comment_id=11,
                                         create_time=1717000200), video_id, PLAN, DOWNLOADED),
         "follow": follow_record("alice", "kiesraad_be", Follow(username="alice", display_name="Alice A."), True, PLAN),
+        "like": act_record("liked", "alice", video_id, PLAN),
+        "pin": act_record("pinned", "alice", video_id, PLAN),
+        "repost": act_record("reposted", "alice", video_id, PLAN),
+        "playlist": playlist_record("7100000109608600760", Playlist(playlist_name="Verkiezingen 2024",
+                                                                    playlist_item_total=3,
+                                                                    playlist_last_updated=1717000300),
+                                    [video_id, "2"], PLAN),
     }
     records = {kind: json.loads(encode_records([record]))[0] for kind, record in built.items()}
     records["video with expanded author"] = video_with_expanded_author(tmp_path)

@@ -11,6 +11,7 @@ import msgspec
 
 from schemas.api import (
     COMMENT_FIELDS,
+    PLAYLIST_FIELDS,
     USER_FIELDS,
     VIDEO_FIELDS,
     AccountVideosBody,
@@ -23,6 +24,9 @@ from schemas.api import (
     FollowBody,
     FollowPage,
     FollowResponse,
+    Playlist,
+    PlaylistBody,
+    PlaylistResponse,
     TokenResponse,
     UserInfo,
     UserInfoBody,
@@ -168,6 +172,11 @@ class TikTokClient:
             return *decode_account_videos_body(error.body, error.status), error.body
         return *decode_account_videos_body(response.content, response.status_code), response.content
 
+    def playlist(self, token: str, body: PlaylistBody) -> tuple[Playlist, bytes]:
+        """One page of a playlist: its fields and a page of its video ids."""
+        response = self._research("/v2/research/playlist/info/", PLAYLIST_FIELDS, token, body)
+        return decode_playlist(response.content), response.content
+
     # --- plumbing ------------------------------------------------------------------------
     def _research(self, path: str, fields: str, token: str, body) -> httpx.Response:
         """`fields` '' for the endpoints that take none (the follower lists)."""
@@ -201,6 +210,10 @@ class TikTokClient:
 
 def decode_video_page(content: bytes) -> VideoPage:
     return _page_data(content, VideoQueryResponse, "video page")
+
+
+def decode_playlist(content: bytes) -> Playlist:
+    return _page_data(content, PlaylistResponse, "playlist")
 
 
 def decode_comment_page(content: bytes) -> CommentPage:
