@@ -4,6 +4,7 @@ list of harvests, and each one's status. Workers add the steps of a unit's life 
 """
 
 import time
+from collections import Counter, defaultdict
 
 import msgspec
 
@@ -139,8 +140,10 @@ class Harvests:
             pipe.scard(k.parked(harvest))
             pipe.pttl(k.plan(harvest))
             pipe.hlen(k.comments_cut(harvest))
+            pipe.hvals(k.users_done(harvest))
+            pipe.hgetall(k.list_outcomes(harvest))
             (stats, windows, meta, users_requested, users_done, parked, expires_ms,
-             comments_cut) = pipe.execute()
+             comments_cut, user_outcomes, list_outcomes) = pipe.execute()
         stats = {key.decode(): int(value) for key, value in stats.items()}
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         windows = [w.decode() for w in windows]
@@ -172,7 +175,8 @@ class Harvests:
             submitted_at=plan.submitted_at,
             finished_at=finished_at,
             forget_at=forget_at,
-            endpoints=_endpoints(plan, stats, len(live), live.count(DONE), users_requested, users_done),
+            endpoints=_endpoints(plan, stats, len(live), live.count(DONE), users_requested, users_done,
+                                 _outcomes(user_outcomes, list_outcomes)),
             comments=stats.get("records_comment_list", 0),
             comments_cut=comments_cut,
         )
@@ -192,19 +196,28 @@ CHAIN_ENDPOINTS = {"comments": "comment_list", "followers": "user_followers", "f
                    "reposted_videos": "user_reposted_videos", "playlists": "playlist_info"}
 
 
+def _outcomes(user_outcomes: list[bytes], list_outcomes: dict[bytes, bytes]) -> dict[str, Counter[str]]:
+    """Answers other than ok, counted by endpoint and outcome."""
+    found: dict[str, Counter[str]] = defaultdict(Counter)
+    found["user_info"].update(o.decode() for o in user_outcomes if o != b"ok")
+    for key, outcome in list_outcomes.items():
+        found[key.decode().split(":", 1)[0]][outcome.decode()] += 1
+    return found
+
+
 def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, users_requested: int,
-               users_done: int) -> dict[str, EndpointStatus]:
+               users_done: int, outcomes: dict[str, Counter[str]]) -> dict[str, EndpointStatus]:
     found = {"video_query": EndpointStatus(stats.get("requests_video_query", 0), stats.get("records", 0),
                                            stats.get("pages", 0), windows_done, windows)}
     if "users" in plan.collect:
         found["user_info"] = EndpointStatus(stats.get("requests_user_info", 0), users_done, users_done,
-                                            users_done, users_requested)
+                                            users_done, users_requested, dict(outcomes["user_info"]))
     for collected, endpoint in CHAIN_ENDPOINTS.items():
         if collected in plan.collect:
             found[endpoint] = EndpointStatus(
                 stats.get(f"requests_{endpoint}", 0), stats.get(f"records_{endpoint}", 0),
                 stats.get(f"pages_{endpoint}", 0), stats.get(f"chains_done_{endpoint}", 0),
-                stats.get(f"chains_{endpoint}", 0))
+                stats.get(f"chains_{endpoint}", 0), dict(outcomes[endpoint]))
     return found
 
 

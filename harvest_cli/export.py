@@ -12,21 +12,23 @@ from rich.progress import track
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 
 Format = Literal["csv", "jsonl"]
-What = Literal["videos", "comments", "users", "follows"]
+What = Literal["videos", "comments", "users", "follows", "account_videos", "playlists"]
 
 
 def export_command(
     harvest_id: str = typer.Argument(..., help="The harvest to export."),
     fmt: Format = typer.Option("csv", "--format", "-f", help="csv (RFC 4180, UTF-8) or jsonl (one object a line)."),
     what: What = typer.Option("videos", "--what", "-w",
-                              help="videos, comments, users (the authors' profiles) or follows (who follows whom)."),
+                              help="videos, comments, users (the authors' profiles), follows (who follows whom), "
+                              "account_videos (the accounts' liked, pinned and reposted videos) or playlists."),
     out: Path | None = typer.Option(None, "--out", "-o", help="File to write; standard output when left out."),
     bom: bool = typer.Option(False, "--bom", help="Start a CSV with a byte-order mark, so Excel reads it as UTF-8."),
     records_dir: Path | None = typer.Option(None, "--records-dir", help="Read this records folder instead of "
                                             "looking the harvest up in Redis (after its state expired)."),
     redis_url: str | None = RedisOption,
 ):
-    """Write one row per video, comment or profile, with documented columns (see README).
+    """Write one row per video, comment, profile, follow, like, pin, repost or playlist, with
+    documented columns (see README).
     Reads the JSON-LD records one file at a time: constant memory, whatever the harvest's size."""
     from workers.exports import record_files, rows, write_csv, write_jsonl
 

@@ -47,8 +47,8 @@ def status_panel(s: HarvestStatus) -> Table:
         ("windows", f"{s.windows_done}/{s.windows_total} done"),
         ("pages", f"{s.pages:,}"),
         ("videos", f"{s.records:,}"),
-        ("authors", f"{s.users_done:,}/{s.users_requested:,}"),
-        *_comment_rows(s),
+        ("authors", f"{s.users_done:,}/{s.users_requested:,}" + _outcome_text(_user_outcomes(s))),
+        *_endpoint_rows(s),
         ("requests", f"{s.requests:,}"),
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
@@ -59,12 +59,41 @@ def status_panel(s: HarvestStatus) -> Table:
     return table
 
 
-def _comment_rows(s: HarvestStatus) -> list[tuple[str, str]]:
-    comments = s.endpoints.get("comment_list")
-    if comments is None:
-        return []
-    cut = f"; {s.comments_cut:,} video(s) cut at TikTok's cap or the spec's limit" if s.comments_cut else ""
-    return [("comments", f"{comments.records:,} of {comments.chains_done:,}/{comments.chains_total:,} videos{cut}")]
+# The follow-up endpoints' rows: label, what their records are, what their chains are about.
+ENDPOINT_ROWS = {
+    "comment_list": ("comments", "comments", "videos"),
+    "user_followers": ("followers", "relations", "accounts"),
+    "user_following": ("following", "relations", "accounts"),
+    "user_liked_videos": ("liked videos", "likes", "accounts"),
+    "user_pinned_videos": ("pinned videos", "pins", "accounts"),
+    "user_reposted_videos": ("reposted videos", "reposts", "accounts"),
+    "playlist_info": ("playlists", "playlists", "playlists"),
+}
+
+
+def _endpoint_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    rows = []
+    for endpoint, (label, records, chains) in ENDPOINT_ROWS.items():
+        e = s.endpoints.get(endpoint)
+        if e is None:
+            continue
+        line = f"{e.records:,} {records}, {e.chains_done:,}/{e.chains_total:,} {chains} done, {e.requests:,} requests"
+        if endpoint == "comment_list" and s.comments_cut:
+            line += f"; {s.comments_cut:,} video(s) cut at TikTok's cap or the spec's limit"
+        rows.append((label, line + _outcome_text(e.outcomes)))
+    return rows
+
+
+def _outcome_text(outcomes: dict[str, int]) -> str:
+    """TikTok's final answers other than ok, e.g. '; not given: 2 private, 1 hidden'."""
+    if not outcomes:
+        return ""
+    return "; not given: " + ", ".join(f"{n:,} {why}" for why, n in sorted(outcomes.items()))
+
+
+def _user_outcomes(s: HarvestStatus) -> dict[str, int]:
+    users = s.endpoints.get("user_info")
+    return users.outcomes if users else {}
 
 
 def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:

@@ -33,6 +33,9 @@ class EndpointStatus(msgspec.Struct):
     pages: int  # units done: answers stored and processed
     chains_done: int  # chains ended: windows (video search), accounts, videos' comments
     chains_total: int  # chains known so far (more may come while pages are harvested)
+    # Answers other than ok, by outcome (private, hidden, unknown, ...): one per account,
+    # playlist or profile TikTok would not give. Final outcomes, recorded, not errors.
+    outcomes: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class HarvestStatus(msgspec.Struct):
@@ -59,7 +62,8 @@ class HarvestStatus(msgspec.Struct):
     # first; None while it runs.
     forget_at: float | None = None
     storage: dict[str, str] = msgspec.field(default_factory=dict)
-    # Per endpoint (video_query, user_info, comment_list), the ones the harvest collects.
+    # Per research endpoint the harvest collects from (video_query, user_info, comment_list,
+    # user_followers, ..., playlist_info): workers/metrics.py names them.
     endpoints: dict[str, EndpointStatus] = msgspec.field(default_factory=dict)
     comments: int = 0  # comments stored
     comments_cut: int = 0  # videos whose comments stopped at TikTok's cap or the spec's limit

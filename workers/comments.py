@@ -16,7 +16,7 @@ import structlog
 from core import messages
 from schemas.api import CommentListBody, CommentPage
 from schemas.messages import CommentTask
-from workers import journey, metrics
+from workers import journey
 from workers.calls import paid_call
 from workers.comment_records import comment_record
 from workers.context import WorkerContext
@@ -82,7 +82,6 @@ class VideoComments(Endpoint[CommentTask, CommentPage]):
             why = cut_short(work, task, answer)
             if why:
                 ctx.store.comments_cut_short(work.plan.id, task.video_id, why)
-        metrics.comments_stored(work.plan.project, records)
         return ctx.store.chain_page_done(work.delivery, self.name, task.video_id, records, chain_ended=ended)
 
 

@@ -9,7 +9,7 @@ holds one; an absent value is empty. The columns are documented in COLUMNS and R
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,20 +26,37 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("username", "status", "display_name", "bio", "verified", "followers", "following", "likes",
               "videos", "url", "bio_link", "avatar"),
     "follows": ("follower", "follower_name", "followed", "followed_name"),
+    "account_videos": ("username", "list", "video_id"),
+    "playlists": ("id", "name", "items", "updated", "video_ids"),
 }
-FILES = {"videos": Storage.PAGE_FILES, "comments": Storage.COMMENT_FILES, "users": Storage.USER_FILES,
-         "follows": Storage.FOLLOW_FILES}
+# Where each kind's records are. Videos are also met in the accounts' liked, pinned and
+# reposted lists, whose files hold the acts too: rows come from the records of KINDS' types.
+FILES: dict[str, tuple[str, ...]] = {
+    "videos": (Storage.PAGE_FILES, *Storage.ACCOUNT_VIDEO_FILES), "comments": (Storage.COMMENT_FILES,),
+    "users": (Storage.USER_FILES,), "follows": (Storage.FOLLOW_FILES,),
+    "account_videos": Storage.ACCOUNT_VIDEO_FILES, "playlists": (Storage.PLAYLIST_FILES,),
+}
+# The list an act's record type stands for.
+ACT_LISTS = {"LikeAction": "liked", "ChooseAction": "pinned", "ShareAction": "reposted"}
+KINDS: dict[str, tuple[str, ...]] = {
+    "videos": ("Message",), "comments": ("Message",), "users": ("Person",), "follows": ("FollowAction",),
+    "account_videos": tuple(ACT_LISTS), "playlists": ("ItemList",),
+}
 
 
 def record_files(records_dir: Path, what: str) -> list[Path]:
-    return sorted(records_dir.glob(FILES[what]))
+    return sorted(path for pattern in FILES[what] for path in records_dir.glob(pattern))
 
 
 def rows(paths: Iterable[Path], what: str) -> Iterator[Row]:
-    to_row = {"videos": video_row, "comments": comment_row, "users": user_row, "follows": follow_row}[what]
+    to_row: Callable[[dict], Row] = {
+        "videos": video_row, "comments": comment_row, "users": user_row, "follows": follow_row,
+        "account_videos": act_row, "playlists": playlist_row}[what]
+    kinds = KINDS[what]
     for path in paths:
         for record in json.loads(path.read_bytes()):
-            yield to_row(record)
+            if record.get("@type") in kinds:
+                yield to_row(record)
 
 
 def write_csv(out: IO[str], rows: Iterable[Row], what: str) -> int:
@@ -130,6 +147,23 @@ def follow_row(record: dict) -> Row:
     agent, followed = record.get("agent") or {}, record.get("object") or {}
     return {"follower": agent.get("alternateName"), "follower_name": agent.get("name"),
             "followed": followed.get("alternateName"), "followed_name": followed.get("name")}
+
+
+def act_row(record: dict) -> Row:
+    return {"username": (record.get("agent") or {}).get("alternateName"), "list": ACT_LISTS[record["@type"]],
+            "video_id": (record.get("object") or {}).get("@id", "").removeprefix(ID_PREFIX) or None}
+
+
+def playlist_row(record: dict) -> Row:
+    ids = _identifiers(record)
+    items = sorted(record.get("itemListElement") or [], key=lambda item: item.get("position", 0))
+    return {
+        "id": ids.get("playlist_id"),
+        "name": record.get("name"),
+        "items": record.get("numberOfItems"),
+        "updated": record.get("dateModified"),
+        "video_ids": " ".join(item["item"]["@id"].removeprefix(ID_PREFIX) for item in items) or None,
+    }
 
 
 def _identifiers(record: dict) -> dict[str, str]:

@@ -17,7 +17,7 @@ from schemas import usernames
 from schemas.api import FollowBody, FollowPage
 from schemas.messages import FollowTask
 from schemas.spec import HarvestPlan
-from workers import journey, metrics
+from workers import journey
 from workers.calls import paid_call
 from workers.context import WorkerContext
 from workers.follow_records import follow_record, relation_id
@@ -91,7 +91,6 @@ class FollowLists(Endpoint[FollowTask, Answer]):
         ended = next_page(work.plan, task, answer, self.direction) is None
         if answer[0] != "ok":
             ctx.store.list_outcome(work.plan.id, self.name, usernames.normalise(task.username), answer[0])
-        metrics.follows_stored(work.plan.project, self.direction, records)
         return ctx.store.chain_page_done(work.delivery, self.name, usernames.normalise(task.username), records,
                                          chain_ended=ended)
 

@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 import structlog
 
 from schemas.spec import HarvestPlan
+from workers import metrics
 from workers.context import WorkerContext
 from workers.finish import finish_if_unfinished, harvest_finished
 from workers.lease import Busy, Delivery, UnitLeases
@@ -126,6 +127,7 @@ def run(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], task: TaskT, uni
         endpoint.follow_up(ctx, work, task, answer)
         finished = endpoint.complete(ctx, work, task, answer, records)
         work.completed = True
+        metrics.unit_stored(work.plan.project, endpoint.name, records)
         if finished:
             harvest_finished(ctx, work.plan)
 

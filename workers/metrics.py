@@ -20,11 +20,11 @@ def init() -> None:
                          ["credential", "endpoint", "outcome"]),
         latency=Histogram("tiktok_api_request_seconds", "Research API request duration.", ["endpoint"],
                           buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)),
-        pages=Counter("tiktok_harvest_pages_total", "Video pages stored.", ["project"]),
-        records=Counter("tiktok_harvest_records_total", "Video records stored (each once per harvest).", ["project"]),
-        comments=Counter("tiktok_harvest_comments_total", "Comments stored (each once per harvest).", ["project"]),
-        follows=Counter("tiktok_harvest_follows_total", "Follow relations stored (each once per harvest).",
-                        ["project", "direction"]),
+        pages=Counter("tiktok_harvest_pages_total", "Answers stored (pages, profiles), by research endpoint.",
+                      ["project", "endpoint"]),
+        records=Counter("tiktok_harvest_records_total", "Records stored, each once per harvest, by the research "
+                        "endpoint that found them: videos (video_query), comments, follow relations, likes, "
+                        "pins, reposts, playlists, profiles (user_info).", ["project", "endpoint"]),
         users=Counter("tiktok_harvest_users_total", "Author profiles answered, by outcome.", ["project", "outcome"]),
         quota_waits=Counter("tiktok_quota_waits_total", "Messages parked for quota, by why: day_spent (until "
                             "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up), "
@@ -54,20 +54,10 @@ def quota_left(credential: str, requests_left: int, records_left: int) -> None:
         _m.records_left.labels(credential).set(records_left)
 
 
-def page_stored(project: str, records: int) -> None:
+def unit_stored(project: str, endpoint: str, records: int) -> None:
     if _m:
-        _m.pages.labels(project).inc()
-        _m.records.labels(project).inc(records)
-
-
-def comments_stored(project: str, records: int) -> None:
-    if _m:
-        _m.comments.labels(project).inc(records)
-
-
-def follows_stored(project: str, direction: str, records: int) -> None:
-    if _m:
-        _m.follows.labels(project, direction).inc(records)
+        _m.pages.labels(project, endpoint).inc()
+        _m.records.labels(project, endpoint).inc(records)
 
 
 def user_answered(project: str, outcome: str) -> None:

@@ -20,7 +20,7 @@ from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import CommentTask, PageTask, PlaylistTask, UserTask
 from schemas.spec import HarvestPlan
 from schemas.usernames import normalise
-from workers import journey, metrics
+from workers import journey
 from workers.calls import paid_call
 from workers.comments import COMMENTS
 from workers.context import WorkerContext
@@ -78,7 +78,6 @@ class VideoPages(Endpoint[PageTask, VideoPage]):
             messages.send(ctx.broker, next_page(task, answer, ctx.settings.max_count))
 
     def complete(self, ctx: WorkerContext, work: Work, task: PageTask, answer: VideoPage, records: int) -> bool:
-        metrics.page_stored(work.plan.project, records)
         return ctx.store.page_done(work.delivery, task.window, records, window_ended=not answer.has_more)
 
 

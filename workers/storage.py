@@ -42,6 +42,7 @@ class Storage:
     COMMENT_FILES = "tiktok_comments_*.json"
     FOLLOW_FILES = "tiktok_follow*_*.json"  # followers and following
     ACCOUNT_VIDEO_FILES = ("tiktok_liked_*.json", "tiktok_pinned_*.json", "tiktok_reposted_*.json")
+    PLAYLIST_FILES = "tiktok_playlist_*.json"  # records only: the raw pages are in source_records/
     USER_FILES = f"{USER_PREFIX}*{USER_SUFFIX}"
 
     @staticmethod

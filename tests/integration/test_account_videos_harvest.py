@@ -53,3 +53,9 @@ def test_every_reachable_like_pin_and_repost_is_stored_once(harvest_env, redis_c
             else:
                 assert outcomes[f"user_{collected}:{account}".encode()] == b"restricted", (which, account)
     assert len(acts[("LikeAction", "vrtnws")]) > 500 and ("LikeAction", "hln_be") not in acts
+    for which, collected in LISTS.items():  # status: each list's records, chains and outcomes
+        part = status.endpoints[f"user_{collected}"]
+        assert part.records == sum(len(found) for (kind, _), found in acts.items() if kind == act_types[which])
+        assert part.chains_done == part.chains_total == len(ACCOUNTS)
+        restricted = sum(1 for key in outcomes if key.decode().startswith(f"user_{collected}:"))
+        assert part.outcomes == ({"restricted": restricted} if restricted else {}), which

@@ -209,8 +209,8 @@ def test_workers_export_prometheus_metrics_that_match_the_status(harvest_env, re
                 found += float(line.rsplit(" ", 1)[1])
         return found
 
-    assert total("tiktok_harvest_records_total", project="climate") == status.records
-    assert total("tiktok_harvest_pages_total", project="climate") == status.pages
+    assert total("tiktok_harvest_records_total", project="climate", endpoint="video_query") == status.records
+    assert total("tiktok_harvest_pages_total", project="climate", endpoint="video_query") == status.pages
     assert total("tiktok_api_requests_total", credential="climate-key", outcome="ok") == status.requests
     assert total("tiktok_quota_requests_remaining", credential="climate-key") > 0
     assert "dramatiq_messages_total" in text

@@ -12,12 +12,27 @@ import pytest
 from typer.testing import CliRunner
 
 from harvest_cli.main import app
-from schemas.messages import CommentTask, UserTask
-from tests.unit.conftest import BIG, comment, comments_body, page_body, user_body, video
+from producers.submit import start
+from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PlaylistTask, UserTask
+from tests.unit.conftest import (
+    BIG,
+    account_videos_body,
+    comment,
+    comments_body,
+    follows_body,
+    page_body,
+    playlist_body,
+    take,
+    user_body,
+    video,
+)
 from tests.unit.page_helpers import END, START, first
+from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
 from workers.exports import COLUMNS, record_files, rows, write_csv, write_jsonl
+from workers.follows import handle_follows
 from workers.pages import handle_page
+from workers.playlists import handle_playlist
 from workers.users import handle_user
 
 TRICKY = 'Klimaat, "nu"!\nTweede regel; emoji 🌍🔥 and a NUL\x00 inside'
@@ -40,6 +55,32 @@ def harvested(ctx, make_plan, tiktok):
     return ctx.storage.records_dir(plan)
 
 
+PLAYLIST = 7100000109608600760
+
+
+@pytest.fixture
+def lists_harvested(ctx, make_plan, settings, tiktok, fake):
+    """A harvest of an account's followers, likes and pins, and a playlist its search found."""
+    plan = make_plan(collect=["videos", "followers", "liked_videos", "pinned_videos", "playlists"],
+                     accounts=["alice"])
+    start(plan, settings, ctx.broker, redis=ctx.redis)
+    take(fake, "lists")  # the chains asked for at submission: run by hand below
+    tiktok.add_video(START, END, None, page_body([video(1, playlist_id=PLAYLIST), video(2, playlist_id=PLAYLIST)],
+                                                 cursor=100, has_more=False))
+    handle_page(ctx, first(plan), "m0", 0)
+    tiktok.add_follows("followers", "alice", None, follows_body("followers", ["bob", "carol"], cursor=None,
+                                                                has_more=False))
+    handle_follows(ctx, FollowTask(harvest_id=plan.id, username="alice", direction="followers"), "f0", 0)
+    tiktok.add_account_videos("liked", "alice", None, account_videos_body(
+        "user_liked_videos", [video(1), video(7, username="dave")]))
+    handle_account_videos(ctx, AccountVideosTask(harvest_id=plan.id, username="alice", which="liked"), "l0", 0)
+    tiktok.add_account_videos("pinned", "alice", None, account_videos_body("pinned_videos_list", [video(8)]))
+    handle_account_videos(ctx, AccountVideosTask(harvest_id=plan.id, username="alice", which="pinned"), "l1", 0)
+    tiktok.add_playlist(PLAYLIST, None, playlist_body(PLAYLIST, [BIG + 2, BIG + 1], cursor=2, has_more=False))
+    handle_playlist(ctx, PlaylistTask(harvest_id=plan.id, playlist_id=str(PLAYLIST)), "p0", 0)
+    return ctx.storage.records_dir(plan)
+
+
 def exported(folder, what: str, fmt: str) -> str:
     out = io.StringIO(newline="")
     (write_csv if fmt == "csv" else write_jsonl)(out, rows(record_files(folder, what), what), what)
@@ -59,6 +100,36 @@ def test_comment_rows_name_their_video_and_the_comment_they_answer(harvested):
     top, reply = rows(record_files(harvested, "comments"), "comments")
     assert (top["id"], top["video_id"], top["parent_comment_id"]) == (str(BIG + 500_001), str(BIG + 1), None)
     assert reply["parent_comment_id"] == str(BIG + 500_001) and reply["likes"] == 2
+
+
+def test_videos_met_in_an_accounts_lists_are_exported_with_the_searched_ones_once(lists_harvested):
+    ids = [row["id"] for row in rows(record_files(lists_harvested, "videos"), "videos")]
+    assert sorted(ids) == sorted(str(BIG + n) for n in (1, 2, 7, 8))
+
+
+def test_likes_pins_follows_and_playlists_have_their_rows(lists_harvested):
+    def exported_rows(what):
+        found = list(rows(record_files(lists_harvested, what), what))
+        assert all(set(row) == set(COLUMNS[what]) for row in found)
+        return found
+
+    acts = sorted((r["username"], r["list"], r["video_id"]) for r in exported_rows("account_videos"))
+    assert acts == [("alice", "liked", str(BIG + 1)), ("alice", "liked", str(BIG + 7)),
+                    ("alice", "pinned", str(BIG + 8))]
+    follows = sorted((r["follower"], r["followed"]) for r in exported_rows("follows"))
+    assert follows == [("bob", "alice"), ("carol", "alice")]
+    (playlist,) = exported_rows("playlists")
+    assert playlist == {"id": str(PLAYLIST), "name": "Klimaat 🎬", "items": 2, "updated": "2024-01-03T16:40:00Z",
+                        "video_ids": f"{BIG + 2} {BIG + 1}"}
+
+
+@pytest.mark.parametrize("what", ["account_videos", "follows", "playlists"])
+def test_list_exports_read_back_the_same_with_pandas(lists_harvested, what):
+    expected = [{k: "" if v is None else str(v) for k, v in row.items()}
+                for row in rows(record_files(lists_harvested, what), what)]
+    text = exported(lists_harvested, what, "csv")
+    assert expected and pd.read_csv(io.StringIO(text, newline=""), dtype=str,
+                                    keep_default_na=False).to_dict("records") == expected
 
 
 @pytest.mark.parametrize("what", ["videos", "comments", "users"])
