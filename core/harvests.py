@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 import msgspec
 
 from core import lua
-from core.keys import Keys
+from core.keys import BUDGETS, Keys, budget_bucket
 from schemas.spec import HarvestPlan
 from schemas.status import EndpointStatus, HarvestState, HarvestStatus
 
@@ -123,6 +123,18 @@ class Harvests:
         raw = self._redis.hget(self.keys.windows(harvest), window)
         return raw.decode() if raw else None
 
+    def leave_quota(self, credential: str, harvest: str) -> None:
+        """The harvest stops holding back the others on the credential's budgets at once (not
+        after the bucket's time of activity), and its units' failures stop counting as signs
+        of an outage. Done when it finishes, is paused, cancelled or purged."""
+        for budget in BUDGETS:
+            bucket = budget_bucket(credential, budget)
+            self._redis.zrem(self.keys.quota_active(bucket), harvest)
+            failing = [member for member in self._redis.zrange(self.keys.quota_failing(bucket), 0, -1)
+                       if member.decode().startswith(f"{harvest}|")]
+            if failing:
+                self._redis.zrem(self.keys.quota_failing(bucket), *failing)
+
     # --- status --------------------------------------------------------------------------
     def status(self, harvest: str, *, failed_retention_s: float | None = None) -> HarvestStatus | None:
         """`failed_retention_s`: HARVEST_FAILED_RETENTION_DAYS, to say when a failed harvest
@@ -142,8 +154,9 @@ class Harvests:
             pipe.hlen(k.comments_cut(harvest))
             pipe.hvals(k.users_done(harvest))
             pipe.hgetall(k.list_outcomes(harvest))
+            pipe.hlen(k.held(harvest))
             (stats, windows, meta, users_requested, users_done, parked, expires_ms,
-             comments_cut, user_outcomes, list_outcomes) = pipe.execute()
+             comments_cut, user_outcomes, list_outcomes, held) = pipe.execute()
         stats = {key.decode(): int(value) for key, value in stats.items()}
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         windows = [w.decode() for w in windows]
@@ -179,6 +192,7 @@ class Harvests:
                                  _outcomes(user_outcomes, list_outcomes)),
             comments=stats.get("records_comment_list", 0),
             comments_cut=comments_cut,
+            messages_held=held,
         )
 
     def registered_status(self, harvest: str) -> HarvestStatus:

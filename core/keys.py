@@ -5,6 +5,16 @@ Keys hold names (harvest ids, credential names, usernames, logical page ids), ne
 
 from dataclasses import dataclass
 
+# TikTok's budgets per credential: the research requests (video query, comments, user info,
+# ...), and the follower lists' own. Each is a bucket of its own in Redis.
+RESEARCH, FOLLOWS = "research", "follows"
+BUDGETS = (RESEARCH, FOLLOWS)
+
+
+def budget_bucket(credential: str, budget: str) -> str:
+    """The name of a credential's bucket for `budget` (its own name for research requests)."""
+    return credential if budget == RESEARCH else f"{credential}#{budget}"
+
 
 @dataclass(frozen=True)
 class Keys:
@@ -144,6 +154,11 @@ class Keys:
         """Set of logical units waiting for quota."""
         return f"{self.namespace}:h:{harvest}:parked"
 
+    def held(self, harvest: str) -> str:
+        """Hash: unit -> its message (Dramatiq's encoding), held while the harvest is paused
+        and sent again by `resume` (producers/control.py)."""
+        return f"{self.namespace}:h:{harvest}:held"
+
     def harvest_keys_pattern(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:*"
 
@@ -154,7 +169,8 @@ class Keys:
         return [self.plan(harvest), self.meta(harvest), self.stats(harvest), self.windows(harvest),
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
                 self.users_done(harvest), self.parked(harvest), self.chains_requested(harvest),
-                self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest)]
+                self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest),
+                self.held(harvest)]
 
     @property
     def purged_pattern(self) -> str:

@@ -8,10 +8,13 @@ import msgspec
 
 from schemas.messages import (
     AccountVideosTask,
+    CancelHarvest,
     CommentTask,
     FollowTask,
     PageTask,
+    PauseHarvest,
     PlaylistTask,
+    ResumeHarvest,
     SubmitHarvest,
     UserTask,
 )
@@ -23,6 +26,7 @@ LISTS_QUEUE, FOLLOWS_ACTOR = "lists", "fetch_follows"
 ACCOUNT_VIDEOS_ACTOR = "fetch_account_videos"  # on the lists queue too
 PLAYLIST_ACTOR = "fetch_playlist"  # and this one
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
+PAUSE_ACTOR, RESUME_ACTOR, CANCEL_ACTOR = "pause_harvest", "resume_harvest", "cancel_harvest"  # intake too
 
 ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     PageTask: (PAGES_QUEUE, PAGE_ACTOR),
@@ -32,10 +36,14 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     AccountVideosTask: (LISTS_QUEUE, ACCOUNT_VIDEOS_ACTOR),
     PlaylistTask: (LISTS_QUEUE, PLAYLIST_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
+    PauseHarvest: (INTAKE_QUEUE, PAUSE_ACTOR),
+    ResumeHarvest: (INTAKE_QUEUE, RESUME_ACTOR),
+    CancelHarvest: (INTAKE_QUEUE, CANCEL_ACTOR),
 }
 
 
-Task = PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | PlaylistTask | SubmitHarvest
+Task = (PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | PlaylistTask | SubmitHarvest
+        | PauseHarvest | ResumeHarvest | CancelHarvest)
 
 
 def build(task: Task) -> dramatiq.Message:

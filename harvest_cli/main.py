@@ -6,7 +6,7 @@ from pathlib import Path
 import msgspec
 import typer
 
-from harvest_cli import dead, demo, export, purge, worker
+from harvest_cli import control, dead, demo, export, purge, worker
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 from harvest_cli.render import print_status
 from simulator.cli import simulator_command
@@ -26,6 +26,9 @@ app.command("export")(export.export_command)
 app.command("demo")(demo.demo_command)
 app.command("simulator")(simulator_command)
 app.command("purge")(purge.purge_command)
+app.command("pause")(control.pause_command)
+app.command("resume")(control.resume_command)
+app.command("cancel")(control.cancel_command)
 app.add_typer(dead.app, name="dead")
 
 

@@ -42,7 +42,7 @@ def status_panel(s: HarvestStatus) -> Table:
     table.add_column()
     for label, value in (
         ("harvest", s.id),
-        ("state", f"[{STATE_STYLE.get(s.state, '')}]{s.state}[/]"),
+        ("state", f"[{STATE_STYLE.get(s.state, '')}]{s.state}[/]" + _held_text(s)),
         ("period", s.period),
         ("windows", f"{s.windows_done}/{s.windows_total} done"),
         ("pages", f"{s.pages:,}"),
@@ -89,6 +89,12 @@ def _outcome_text(outcomes: dict[str, int]) -> str:
     if not outcomes:
         return ""
     return "; not given: " + ", ".join(f"{n:,} {why}" for why, n in sorted(outcomes.items()))
+
+
+def _held_text(s: HarvestStatus) -> str:
+    if s.state != "paused":
+        return ""
+    return f" ({s.messages_held:,} messages held until `resume`)"
 
 
 def _user_outcomes(s: HarvestStatus) -> dict[str, int]:

@@ -95,3 +95,21 @@ class SubmitHarvest(msgspec.Struct, frozen=True):
     """Intake for other iCANDID services: a spec document sent as a message."""
 
     spec: dict
+
+
+class PauseHarvest(msgspec.Struct, frozen=True):
+    """Intake: pause a harvest; nothing is sent for it until it is resumed."""
+
+    harvest_id: str
+
+
+class ResumeHarvest(msgspec.Struct, frozen=True):
+    """Intake: resume a paused harvest where it stopped."""
+
+    harvest_id: str
+
+
+class CancelHarvest(msgspec.Struct, frozen=True):
+    """Intake: cancel a harvest for good; what was stored stays."""
+
+    harvest_id: str

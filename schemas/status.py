@@ -67,4 +67,5 @@ class HarvestStatus(msgspec.Struct):
     endpoints: dict[str, EndpointStatus] = msgspec.field(default_factory=dict)
     comments: int = 0  # comments stored
     comments_cut: int = 0  # videos whose comments stopped at TikTok's cap or the spec's limit
+    messages_held: int = 0  # paused: messages held until `resume` sends them again
     quota: QuotaStatus | None = None

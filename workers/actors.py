@@ -9,7 +9,9 @@ original, so waiting burns no retries and survives restarts:
   probe, with the unit handed over to the parked copy;
 - another delivery holds the unit (`Busy`), this one lost its hold (`LeaseLost`), or Redis
   dropped the connection mid-way: the same message again, a little later. The copy finds the
-  unit done, owned by someone else, or free to finish.
+  unit done, owned by someone else, or free to finish;
+- the harvest is paused (`HarvestStopped`): the message is held in Redis until `resume`
+  sends it again; cancelled: it is dropped.
 """
 
 import random
@@ -22,12 +24,24 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, PlaylistTask, SubmitHarvest, UserTask
+from schemas.messages import (
+    AccountVideosTask,
+    CancelHarvest,
+    CommentTask,
+    FollowTask,
+    PageTask,
+    PauseHarvest,
+    PlaylistTask,
+    ResumeHarvest,
+    SubmitHarvest,
+    UserTask,
+)
 from workers import metrics
 from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
 from workers.context import WorkerContext, get_context
 from workers.follows import handle_follows
+from workers.journey import HarvestStopped
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
 from workers.playlists import handle_playlist
@@ -62,6 +76,8 @@ def _run(task_type, payload: dict, handle) -> None:
                    predecessor=message.options.get("predecessor", ""))
         except QuotaWait as wait:
             _park(ctx, task.harvest_id, task.unit, message, wait)
+        except HarvestStopped as stopped:
+            _stopped(ctx, task.harvest_id, task.unit, message, stopped.state)
         except Busy as busy:
             _later(ctx, message, busy.wait_s, "busy")
             # Nothing ran: not a delivery that counts against the message (CrashedDeliveries).
@@ -101,6 +117,24 @@ def _park(ctx: WorkerContext, harvest_id: str, unit: str, message, wait: QuotaWa
     if not ctx.leases.hand_over(harvest_id, unit, old, new):
         log.info("unit_not_handed_over", harvest=harvest_id, unit=unit)
     log.info("parked_for_quota", harvest=harvest_id, unit=unit, why=wait.why, wait_s=round(delay_s))
+
+
+def _stopped(ctx: WorkerContext, harvest_id: str, unit: str, message, state: str) -> None:
+    """A paused harvest's message is held until `resume` sends it again (producers/control.py),
+    under a new id but with its lease token, so the copy still owns its unit. The hold checks
+    the pause in the same step: if the harvest was resumed meanwhile, the message runs again
+    at once. A cancelled harvest's message is acknowledged and gone."""
+    if state == "paused":
+        held = message.copy(message_id=uuid.uuid4().hex, options={"lease_token": lease_token(message)})
+        if ctx.store.hold(harvest_id, unit, held.encode()):
+            metrics.put_off(message.queue_name, "paused")
+            log.info("held_while_paused")
+            return
+        state = "resumed"
+    if state == "resumed":
+        _later(ctx, message, 0.0, "resumed")
+        return
+    log.info("message_of_cancelled_harvest_dropped")
 
 
 def _later(ctx: WorkerContext, message, wait_s: float, why: str) -> None:
@@ -147,6 +181,35 @@ def submit_harvest(payload: dict) -> None:
         raise PermanentError(f"spec refused: {refused}") from None
 
 
+def pause_harvest(payload: dict) -> None:
+    _control(PauseHarvest, payload)
+
+
+def resume_harvest(payload: dict) -> None:
+    _control(ResumeHarvest, payload)
+
+
+def cancel_harvest(payload: dict) -> None:
+    _control(CancelHarvest, payload)
+
+
+def _control(request_type, payload: dict) -> None:
+    """Intake for other iCANDID services: pause, resume or cancel (producers/control.py)."""
+    from producers import control
+
+    request = _decode(request_type, payload)
+    ctx = get_context()
+    try:
+        if request_type is ResumeHarvest:
+            control.resume(ctx.redis, ctx.keys, ctx.broker, request.harvest_id)
+        elif request_type is PauseHarvest:
+            control.pause(ctx.redis, ctx.keys, request.harvest_id)
+        else:
+            control.cancel(ctx.redis, ctx.keys, request.harvest_id)
+    except control.ControlRefused as refused:
+        raise PermanentError(str(refused)) from None
+
+
 def declare(broker: dramatiq.Broker) -> None:
     """Declare the actors on `broker` (once per broker)."""
     for fn, queue_name, actor_name in (
@@ -157,6 +220,9 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
         (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR),
         (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
+        (pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR),
+        (resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR),
+        (cancel_harvest, messages.INTAKE_QUEUE, messages.CANCEL_ACTOR),
     ):
         if actor_name not in broker.actors:
             dramatiq.actor(actor_name=actor_name, queue_name=queue_name, broker=broker)(fn)

@@ -13,7 +13,7 @@ import structlog
 
 from workers import metrics
 from workers.context import WorkerContext
-from workers.journey import Work
+from workers.journey import HarvestStopped, Work
 from workers.quota import FOLLOWS, RESEARCH, budget_bucket, reservation
 from workers.tiktok.errors import (
     ApiError,
@@ -49,6 +49,8 @@ def paid_call(
         grant = ctx.quota.take(bucket, limits, plan.id, taken, want_records, least_records)
         metrics.quota_left(bucket, grant.requests_left, grant.records_left)
         if not grant.granted:
+            if grant.why in ("paused", "cancelled"):
+                raise HarvestStopped(grant.why)
             raise QuotaWait(grant.wait_s, grant.why)
         try:
             # The token comes after the quota: a parked message wakes without an OAuth call.

@@ -37,6 +37,16 @@ TaskT = TypeVar("TaskT")
 AnswerT = TypeVar("AnswerT")
 
 
+class HarvestStopped(Exception):
+    """The harvest was paused or cancelled (producers/control.py): this unit stops before its
+    call. `state` says which: a paused unit's message is held for `resume`, a cancelled one's
+    dropped (workers/actors.py)."""
+
+    def __init__(self, state: str):
+        self.state = state
+        super().__init__(f"harvest {state}")
+
+
 @dataclass
 class Work:
     """One delivery's work on one unit, while it holds the unit."""
@@ -184,6 +194,8 @@ def unit_of_work(ctx: WorkerContext, harvest_id: str, unit: str, window: str, to
         raise PermanentError(f"unknown harvest {harvest_id}")
     if begun.verdict == "busy":
         raise Busy(begun.wait_s)
+    if begun.verdict in ("paused", "cancelled"):
+        raise HarvestStopped(begun.verdict)
     if begun.verdict == "purged":
         log.info("message_for_purged_harvest_dropped", harvest=harvest_id, unit=unit)
         yield None

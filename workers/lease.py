@@ -66,7 +66,7 @@ class Delivery:
 
 @dataclass(frozen=True)
 class Begun:
-    verdict: str  # unknown, purged, done, closed, dropped, busy or granted
+    verdict: str  # unknown, purged, cancelled, done, closed, dropped, paused, busy or granted
     generation: str = ""  # of the harvest's registration (see register.lua)
     delivery: Delivery | None = None  # when granted
     reservation: str | None = None  # granted: the reservation of the stored answer, if any

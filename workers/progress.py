@@ -20,6 +20,7 @@ class HarvestStore(Harvests):
         self._unit_done = lua.register(redis, "unit_done", "workers")
         self._fetched = lua.register(redis, "unit_fetched", "workers")
         self._window_close = lua.register(redis, "window_close", "workers")
+        self._hold = lua.register(redis, "hold_if_paused", "workers")
         self._claim = lua.register(redis, "claim", "workers")
 
     # --- one logical unit's life -----------------------------------------------------------
@@ -112,6 +113,10 @@ class HarvestStore(Harvests):
     # --- counters ------------------------------------------------------------------------
     def count(self, harvest: str, field: str, amount: int = 1) -> None:
         self._redis.hincrby(self.keys.stats(harvest), field, amount)
+
+    def hold(self, harvest: str, unit: str, message: bytes) -> bool:
+        """Hold a unit's message while the harvest is paused; False when it is not paused."""
+        return bool(self._hold(keys=[self.keys.meta(harvest), self.keys.held(harvest)], args=[unit, message]))
 
     def park(self, harvest: str, unit: str) -> None:
         with self._redis.pipeline(transaction=False) as pipe:

@@ -12,6 +12,8 @@ the guarantees), so a key that never expires fills Redis until the fleet stops. 
   (`dead replay`) or purges it; if neither happens, the sweep forgets it
   HARVEST_FAILED_RETENTION_DAYS after its last dead letter or its last API call, whichever
   came later (a failed harvest may go on with its other windows meanwhile).
+- A cancelled harvest is purged HARVEST_RETENTION_DAYS after it was cancelled (the purged
+  marker drops the messages still queued for it after that).
 - A harvest that neither finishes nor fails (its messages were lost) stays until purged.
 
 The sweep runs in the workers' sweeper thread (workers/middleware/sweeper.py), once an hour
@@ -32,7 +34,6 @@ from core.harvests import failed_forget_at
 from core.keys import Keys
 from workers.middleware import dead_letters
 from workers.progress import HarvestStore
-from workers.quota import QuotaBucket
 
 log = structlog.get_logger(__name__)
 
@@ -130,7 +131,7 @@ def purge(redis, keys: Keys, harvest: str, *, marker_s: int, storage=None) -> Pu
     dramatiq_letters = _forget_dramatiq_dead(redis, keys, harvest)
     letters = dead_letters.forget_harvest(redis, keys, harvest)
     if plan is not None:
-        _leave_quota(redis, keys, plan.credential, harvest)
+        HarvestStore(redis, keys).leave_quota(plan.credential, harvest)
     log.info("harvest_purged", harvest=harvest, state=status.state if status else None, keys=deleted,
              dead_letters=letters, dramatiq_dead_letters=dramatiq_letters)
     places = {}
@@ -161,16 +162,6 @@ def _harvest_of(body: bytes) -> str | None:
     except dramatiq.errors.DecodeError:  # not ours to judge: leave it
         return None
     return args[0].get("harvest_id") if args and isinstance(args[0], dict) else None
-
-
-def _leave_quota(redis, keys: Keys, credential: str, harvest: str) -> None:
-    """The harvest stops holding back the others on the credential at once, and its units'
-    failures stop counting as signs of an outage."""
-    QuotaBucket(redis, keys).leave(credential, harvest)
-    failing = [member for member in redis.zrange(keys.quota_failing(credential), 0, -1)
-               if member.decode().startswith(f"{harvest}|")]
-    if failing:
-        redis.zrem(keys.quota_failing(credential), *failing)
 
 
 def _batches(names, size: int = 500):
@@ -218,6 +209,11 @@ def sweep(redis, keys: Keys, settings, now: float | None = None) -> Swept:
             expire_finished(redis, keys, harvest, keep_s=max(1, int(retention_s(settings) - since)),
                             claims_s=max(1, int(DAY_S - since)))
             expired.append(harvest)
+        elif expires_ms == -1 and meta.get("state") == "cancelled":
+            # Cancelled for good: kept as long as a done harvest, counted from the cancel.
+            if now - float(meta.get("cancelled_at", now)) >= retention_s(settings):
+                purge(redis, keys, harvest, marker_s=retention_s(settings))
+                forgotten.append(harvest)
         elif expires_ms == -1 and int(dead or 0) > 0:  # failed
             plan = store.plan(harvest)
             if plan is not None and failed_forget_at(meta, plan.submitted_at, failed_retention_s(settings)) <= now:

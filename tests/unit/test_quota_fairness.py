@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from core.harvests import Harvests
 from core.keys import Keys
 from schemas.credentials import Credential
 from tests.unit.conftest import noon_offset
@@ -94,10 +95,10 @@ def test_a_harvest_that_stopped_asking_no_longer_holds_the_others_back(fake):
     assert spend_until_refused(later, "a") == 99
 
 
-def test_a_finished_harvest_leaves_at_once(bucket):
+def test_a_finished_harvest_leaves_at_once(bucket, fake):
     take(bucket, "b")
     first = spend_until_refused(bucket, "a")
-    bucket.leave("cred", "b")
+    Harvests(fake, Keys("fair")).leave_quota("cred", "b")
     assert first + spend_until_refused(bucket, "a") == 99
 
 

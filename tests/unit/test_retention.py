@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from core.config import Settings
+from producers import control
 from schemas.messages import PageTask
 from tests.unit.conftest import (
     WINDOW,
@@ -162,6 +163,15 @@ def test_the_sweep_forgets_a_failed_harvest_after_its_retention_with_its_dead_le
     assert harvest_keys(fake, ctx, plan.id) == []
     assert list_dead(fake, ctx.keys) == []
     assert ctx.store.harvest_ids() == [other.id]
+    assert fake.exists(ctx.keys.purged(plan.id))  # its messages still queued are dropped quietly
+
+
+def test_the_sweep_purges_a_cancelled_harvest_after_its_retention(ctx, plan, fake):
+    control.cancel(fake, ctx.keys, plan.id)
+    assert retention.sweep(fake, ctx.keys, ctx.settings, now=time.time() + 29 * DAY).forgotten == []
+    assert ctx.store.status(plan.id).state == "cancelled"
+    assert retention.sweep(fake, ctx.keys, ctx.settings, now=time.time() + 31 * DAY).forgotten == [plan.id]
+    assert harvest_keys(fake, ctx, plan.id) == []
     assert fake.exists(ctx.keys.purged(plan.id))  # its messages still queued are dropped quietly
 
 

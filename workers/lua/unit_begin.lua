@@ -18,6 +18,8 @@
 --   'done'    the unit is complete                        (detail '')
 --   'closed'  its window was replaced and nothing stored   (detail: the window's state)
 --   'dropped' another message owns the unit
+--   'paused'  the harvest is paused: hold the message until it is resumed
+--   'cancelled' the harvest was cancelled: drop the message
 --   'busy'    another delivery holds the unit              (detail: ms until its hold lapses)
 --   'granted' this delivery holds the unit                 (detail: the reservation of the
 --             stored answer, '' when none is stored)
@@ -29,6 +31,9 @@ if not meta[1] then
   return {'unknown', '', ''}
 end
 local gen = meta[2] or ''
+if meta[1] == 'cancelled' then
+  return {'cancelled', '', gen}
+end
 local unit = ARGV[1]
 if redis.call('SISMEMBER', KEYS[2], unit) == 1 then
   return {'done', '', gen}
@@ -49,6 +54,10 @@ local lease = redis.call('HMGET', KEYS[5], 'owner', 'delivery', 'until')
 local owner, delivery, until_ms = lease[1], lease[2], tonumber(lease[3]) or 0
 if owner and owner ~= ARGV[3] and (ARGV[4] == '' or owner ~= ARGV[4]) then
   return {'dropped', '', gen}
+end
+if meta[1] == 'paused' then
+  -- After the owner check: the message held is one that may run the unit on resume.
+  return {'paused', '', gen}
 end
 if delivery and delivery ~= ARGV[5] and until_ms > now then
   return {'busy', tostring(until_ms - now), gen}

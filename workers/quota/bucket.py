@@ -44,16 +44,6 @@ FIRST_PROBE_S = 2.0
 MAX_PROBE_S = 60.0
 
 
-# TikTok's budgets per credential: the research requests (video query, comments, user info,
-# ...), and the follower lists' own. Each is a bucket of its own in Redis.
-RESEARCH, FOLLOWS = "research", "follows"
-
-
-def budget_bucket(credential: str, budget: str) -> str:
-    """The name of a credential's bucket for `budget` (its own name for research requests)."""
-    return credential if budget == RESEARCH else f"{credential}#{budget}"
-
-
 @dataclass(frozen=True)
 class Grant:
     granted: bool
@@ -61,7 +51,7 @@ class Grant:
     wait_s: float  # when not granted: how long until the bucket can serve again
     requests_left: int
     records_left: int
-    why: str = ""  # when not granted: throttled, day_spent, fair_share or api_down
+    why: str = ""  # when not granted: throttled, day_spent, fair_share, api_down, paused or cancelled
     probe: bool = False  # granted while TikTok looks down: this call finds out if it is back
 
 
@@ -104,7 +94,7 @@ class QuotaBucket:
         keys = self._keys
         ok, amount, requests_left, records_left, *more = self._take(
             keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_active(credential),
-                  keys.quota_shares_prefix(credential)],
+                  keys.quota_shares_prefix(credential), keys.meta(harvest)],
             args=[limits.daily_requests, limits.daily_records, want_records, reservation,
                   self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000)],
         )
@@ -133,10 +123,6 @@ class QuotaBucket:
                   FIRST_PROBE_S, MAX_PROBE_S],
         )
         return FailureVerdict(bool(outage), int(wait_ms) / 1000, bool(isolated))
-
-    def leave(self, credential: str, harvest: str) -> None:
-        """A finished harvest stops holding back the others at once, not after ACTIVE_S."""
-        self._redis.zrem(self._keys.quota_active(credential), harvest)
 
     def mark_spent(self, credential: str, margin_s: float = RESET_MARGIN_S) -> float:
         """The API says the day's quota is gone: stop the fleet asking until after midnight."""

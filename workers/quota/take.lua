@@ -1,6 +1,7 @@
 -- Take one request and up to `want` records from a credential's daily bucket, atomically.
 -- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix, KEYS[3] active-harvests sorted set,
--- KEYS[4] shares-hash prefix (the UTC day number is appended to both prefixes)
+-- KEYS[4] shares-hash prefix (the UTC day number is appended to both prefixes), KEYS[5] the
+-- harvest's meta hash (its state: a paused or cancelled harvest takes nothing)
 -- ARGV: daily_requests, daily_records, want, reservation (one per take: settled once),
 -- clock_offset_s, least (the smallest grant the caller can use), harvest, active_s (how long a
 -- harvest counts as active after it last asked), fair_wait_ms
@@ -8,7 +9,9 @@
 --      and this call is the one that may find out whether it is back)
 --      or {0, wait_ms, requests_left, records_left, why} when the bucket cannot serve the call,
 --      why being 'throttled' (TikTok kept answering 429), 'day_spent', 'fair_share' or
---      'api_down' (see workers/quota/api_failed.lua; wait_ms is until the next probe may go).
+--      'api_down' (see workers/quota/api_failed.lua; wait_ms is until the next probe may go),
+--      'paused' or 'cancelled' (the harvest's state; wait_ms 0). Checked here, in the step that
+--      grants the call, so no call is granted once `status` shows the harvest paused.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6 + tonumber(ARGV[5])
 local day = math.floor(now / 86400)
@@ -16,6 +19,14 @@ local limit_requests = tonumber(ARGV[1])
 local limit_records = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
 local harvest = ARGV[7]
+
+local harvest_state = redis.call('HGET', KEYS[5], 'state')
+if harvest_state == 'paused' or harvest_state == 'cancelled' then
+  local b = redis.call('HMGET', KEYS[1], 'day', 'requests', 'records')
+  local same_day = tonumber(b[1]) == day
+  return {0, 0, limit_requests - (same_day and tonumber(b[2]) or 0),
+          limit_records - (same_day and tonumber(b[3]) or 0), harvest_state}
+end
 
 -- Harvests asking for this credential lately share its day.
 redis.call('ZADD', KEYS[3], now, harvest)
