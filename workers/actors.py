@@ -70,7 +70,7 @@ def _run(task_type, payload: dict, handle) -> None:
     message = CurrentMessage.get_current_message()
     assert message is not None  # actors run under the CurrentMessage middleware
     ctx = get_context()
-    with structlog.contextvars.bound_contextvars(harvest=task.harvest_id, unit=task.unit):
+    with structlog.contextvars.bound_contextvars(**log_context(ctx, task)):
         try:
             handle(ctx, task, lease_token(message), message.options.get("retries", 0),
                    predecessor=message.options.get("predecessor", ""))
@@ -89,6 +89,22 @@ def _run(task_type, payload: dict, handle) -> None:
             # than burn one of its retries. (The enqueue waits until Redis answers again.)
             log.warning("redis_unavailable_mid_message", error=type(error).__name__)
             _later(ctx, message, 0.0, "redis_unavailable")
+
+
+def log_context(ctx: WorkerContext, task) -> dict:
+    """What every log line of a unit's life carries: its harvest, unit, window and page where
+    it has them, and the credential's name (never its secret)."""
+    found = {"harvest": task.harvest_id, "unit": task.unit}
+    for name in ("window", "page"):
+        if hasattr(task, name):
+            found[name] = getattr(task, name)
+    try:
+        plan = ctx.store.plan(task.harvest_id)  # cached by the process: no round trip after the first
+    except redis.RedisError:
+        return found  # the handler meets Redis's trouble and says so
+    if plan is not None:
+        found["credential"] = plan.credential
+    return found
 
 
 def _decode(task_type, payload):

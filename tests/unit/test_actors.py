@@ -7,12 +7,15 @@ import time
 
 import dramatiq
 import pytest
+import structlog
+import structlog.testing
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
 from schemas.messages import PageTask, UserTask
 from tests.unit.conftest import (
+    CLIENT_SECRET,
     NAMESPACE,
     WINDOW,
     page_body,
@@ -186,3 +189,24 @@ def test_worker_parks_message_acks_original_and_keeps_retries(worker_broker, ctx
     assert tiktok.research_calls() == []
     status = ctx.store.status(plan.id)
     assert (status.state, status.quota_waits, status.dead_letters) == ("waiting_for_quota", 1, 0)
+
+
+def test_every_log_line_of_a_units_life_names_harvest_unit_window_page_and_credential(
+        global_context, plan, tiktok, fake, current):
+    ctx = global_context
+    exhaust(ctx, plan)
+    message = page_message(plan)
+    current(message)
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
+        actors.fetch_page(message.args[0])  # parked for quota
+        refill(ctx, plan)
+        tiktok.add_video("20240101", "20240131", None, page_body([video(1)], cursor=1, has_more=False))
+        (parked,) = queued(fake, "pages.DQ")
+        current(parked)
+        actors.fetch_page(parked.args[0])  # stored
+    assert {line["event"] for line in lines} >= {"parked_for_quota"}
+    for line in lines:
+        assert (line["harvest"], line["window"], line["page"], line["credential"]) == (
+            plan.id, WINDOW, 0, plan.credential), line
+        assert line["unit"] == f"page:{WINDOW}:00000"
+        assert CLIENT_SECRET not in repr(line)
