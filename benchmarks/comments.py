@@ -7,7 +7,7 @@ import httpx
 import msgspec
 
 from benchmarks.fleet_run import Bench
-from producers.submit import prepare
+from producers.submission import prepare
 
 
 @dataclass(frozen=True)

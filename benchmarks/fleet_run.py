@@ -14,7 +14,7 @@ import redis
 from core.config import Settings
 from core.keys import Keys
 from harvest_cli.processes import Fleet, start_simulator
-from producers.submit import prepare, start
+from producers.submission import prepare, start
 from schemas.status import EndpointStatus
 from workers.broker import build_broker
 from workers.progress import HarvestStore

@@ -16,7 +16,7 @@ import msgspec
 import redis
 
 from core.config import Settings
-from producers.submit import prepare, start
+from producers.submission import prepare, start
 from schemas.messages import PageTask
 from workers.broker import build_broker
 from workers.context import build_context

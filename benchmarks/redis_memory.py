@@ -9,7 +9,7 @@ import redis
 from benchmarks.fleet_run import Bench, wait_for_workers
 from core.keys import Keys
 from harvest_cli.processes import Fleet
-from producers.submit import prepare, start
+from producers.submission import prepare, start
 from workers.broker import build_broker
 from workers.progress import HarvestStore
 

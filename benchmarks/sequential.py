@@ -6,7 +6,7 @@ import time
 from core import windows
 from core.config import Settings
 from core.credentials import load_credentials
-from producers.submit import prepare
+from producers.submission import prepare
 from schemas.api import VideoQueryBody
 from workers.tiktok.client import TikTokClient, make_http_client
 

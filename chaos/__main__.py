@@ -30,7 +30,7 @@ from chaos.stage import Stage, sleep_until, stage, wait_for, write_credentials
 from core.config import Settings
 from core.keys import Keys
 from core.logs import configure_logging
-from producers.submit import prepare, start
+from producers.submission import prepare, start
 from workers.broker import build_broker
 from workers.middleware.dead_letters import list_dead
 from workers.progress import HarvestStore

@@ -26,6 +26,10 @@ class Keys:
         """Sorted set: harvest id -> submission time."""
         return f"{self.namespace}:harvests"
 
+    def intake_reply(self, request_id: str) -> str:
+        """String (JSON), for a week: the answer to an intake request (schemas.messages.IntakeReply)."""
+        return f"{self.namespace}:intake:reply:{request_id}"
+
     def quota(self, credential: str) -> str:
         """Hash: the credential's bucket (day, requests, records, spent_until) and TikTok's
         health as seen through it (last_ok, outage_since, probe_at, probe_every)."""

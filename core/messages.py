@@ -59,3 +59,11 @@ def build(task: Task) -> dramatiq.Message:
 
 def send(broker: dramatiq.Broker, task, *, delay_ms: int | None = None) -> dramatiq.Message:
     return broker.enqueue(build(task), delay=delay_ms)
+
+
+def producer_broker(settings, client) -> dramatiq.Broker:
+    """A broker that only publishes, for services and the CLI: the fleet's namespace, none of
+    the workers' middleware (no message is processed here; our messages carry no secret)."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    return RedisBroker(client=client, namespace=settings.namespace, middleware=[])

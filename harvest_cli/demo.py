@@ -75,7 +75,7 @@ def demo_command(
 
     from core.keys import Keys
     from producers.spec import read_spec_file
-    from producers.submit import prepare, start
+    from producers.submission import prepare, start
     from workers.broker import build_broker
     from workers.progress import HarvestStore
     from workers.storage import Storage

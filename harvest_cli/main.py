@@ -6,7 +6,7 @@ from pathlib import Path
 import msgspec
 import typer
 
-from harvest_cli import control, dead, demo, export, purge, worker
+from harvest_cli import control, dead, demo, export, intake_schema, purge, worker
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 from harvest_cli.render import print_status
 from simulator.cli import simulator_command
@@ -29,6 +29,7 @@ app.command("purge")(purge.purge_command)
 app.command("pause")(control.pause_command)
 app.command("resume")(control.resume_command)
 app.command("cancel")(control.cancel_command)
+app.command("intake-schema")(intake_schema.intake_schema_command)
 app.add_typer(dead.app, name="dead")
 
 
@@ -43,7 +44,7 @@ def submit(
     from rich.markup import escape
 
     from producers.spec import SpecRefused, read_spec_file
-    from producers.submit import prepare, start
+    from producers.submission import prepare, start
     from workers.broker import build_broker
 
     settings = settings_from(redis_url=redis_url, credentials_file=credentials)

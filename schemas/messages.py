@@ -1,7 +1,7 @@
 """Queue messages. Each carries names and positions only: never a secret, never a query body
 (workers read the harvest plan from Redis)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -91,25 +91,55 @@ class PlaylistTask(msgspec.Struct, frozen=True):
         return f"playlist:{self.playlist_id}:{self.page:05d}"
 
 
+# --- intake: what other iCANDID services publish on the `intake` queue (ops/intake/) -----------
+# Each request may name a `request_id` (letters, digits, `.`, `_`, `:`, `-`; at most 128): its
+# answer (IntakeReply) is written under it. Without one, the answer is written under the
+# Dramatiq message id the publisher gave the message.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{0,128}$"  # it becomes part of a Redis key
+RequestId = Annotated[str, msgspec.Meta(pattern=REQUEST_ID_PATTERN)]
+
+
 class SubmitHarvest(msgspec.Struct, frozen=True):
-    """Intake for other iCANDID services: a spec document sent as a message."""
+    """Submit a harvest spec (the same document the CLI reads: README, "A harvest spec")."""
 
     spec: dict
+    request_id: RequestId = ""
 
 
 class PauseHarvest(msgspec.Struct, frozen=True):
-    """Intake: pause a harvest; nothing is sent for it until it is resumed."""
+    """Pause a harvest; nothing is sent for it until it is resumed."""
 
     harvest_id: str
+    request_id: RequestId = ""
 
 
 class ResumeHarvest(msgspec.Struct, frozen=True):
-    """Intake: resume a paused harvest where it stopped."""
+    """Resume a paused harvest where it stopped."""
 
     harvest_id: str
+    request_id: RequestId = ""
 
 
 class CancelHarvest(msgspec.Struct, frozen=True):
-    """Intake: cancel a harvest for good; what was stored stays."""
+    """Cancel a harvest for good; what was stored stays."""
 
     harvest_id: str
+    request_id: RequestId = ""
+
+
+IntakeRequest = Literal["submit", "pause", "resume", "cancel"]
+
+
+class IntakeReply(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The answer to one intake request, readable by its publisher for a week
+    (`<namespace>:intake:reply:<request id>`, a JSON string)."""
+
+    request_id: str
+    request: IntakeRequest
+    outcome: Literal["accepted", "refused"]
+    answered_at: float  # Unix time
+    harvest_id: str | None = None  # the harvest it was about, when known
+    state: str | None = None  # accepted: the harvest's state right after (queued, paused, ...)
+    created: bool | None = None  # accepted submit: False when the same spec was submitted before
+    field: str | None = None  # refused spec: the field at fault
+    reason: str | None = None  # refused: why, in words

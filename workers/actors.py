@@ -24,19 +24,8 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import (
-    AccountVideosTask,
-    CancelHarvest,
-    CommentTask,
-    FollowTask,
-    PageTask,
-    PauseHarvest,
-    PlaylistTask,
-    ResumeHarvest,
-    SubmitHarvest,
-    UserTask,
-)
-from workers import metrics
+from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, PlaylistTask, UserTask
+from workers import intake, metrics
 from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
 from workers.context import WorkerContext, get_context
@@ -185,47 +174,6 @@ def fetch_playlist(payload: dict) -> None:
     _run(PlaylistTask, payload, handle_playlist)
 
 
-def submit_harvest(payload: dict) -> None:
-    """Intake for other iCANDID services: the same validation and planning as the CLI."""
-    from producers.submit import SpecRefused, submit_spec
-
-    request = _decode(SubmitHarvest, payload)
-    ctx = get_context()
-    try:
-        submit_spec(request.spec, ctx.settings, ctx.broker, redis=ctx.redis)
-    except SpecRefused as refused:
-        raise PermanentError(f"spec refused: {refused}") from None
-
-
-def pause_harvest(payload: dict) -> None:
-    _control(PauseHarvest, payload)
-
-
-def resume_harvest(payload: dict) -> None:
-    _control(ResumeHarvest, payload)
-
-
-def cancel_harvest(payload: dict) -> None:
-    _control(CancelHarvest, payload)
-
-
-def _control(request_type, payload: dict) -> None:
-    """Intake for other iCANDID services: pause, resume or cancel (producers/control.py)."""
-    from producers import control
-
-    request = _decode(request_type, payload)
-    ctx = get_context()
-    try:
-        if request_type is ResumeHarvest:
-            control.resume(ctx.redis, ctx.keys, ctx.broker, request.harvest_id)
-        elif request_type is PauseHarvest:
-            control.pause(ctx.redis, ctx.keys, request.harvest_id)
-        else:
-            control.cancel(ctx.redis, ctx.keys, request.harvest_id)
-    except control.ControlRefused as refused:
-        raise PermanentError(str(refused)) from None
-
-
 def declare(broker: dramatiq.Broker) -> None:
     """Declare the actors on `broker` (once per broker)."""
     for fn, queue_name, actor_name in (
@@ -235,10 +183,10 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR),
         (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
         (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR),
-        (submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
-        (pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR),
-        (resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR),
-        (cancel_harvest, messages.INTAKE_QUEUE, messages.CANCEL_ACTOR),
+        (intake.submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
+        (intake.pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR),
+        (intake.resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR),
+        (intake.cancel_harvest, messages.INTAKE_QUEUE, messages.CANCEL_ACTOR),
     ):
         if actor_name not in broker.actors:
             dramatiq.actor(actor_name=actor_name, queue_name=queue_name, broker=broker)(fn)

@@ -222,7 +222,7 @@ def test_another_service_submits_through_the_intake_queue(harvest_env, redis_cli
     """iCANDID services publish a spec as a message; the workers validate, plan and run it."""
     import yaml
 
-    from core import messages
+    from core import intake, messages
     from core.config import Settings
     from schemas.messages import SubmitHarvest
     from workers.broker import build_broker
@@ -230,8 +230,9 @@ def test_another_service_submits_through_the_intake_queue(harvest_env, redis_cli
     spec = yaml.safe_load(DEMO_SPEC.read_text()) | {"id": "from_a_service", "period": "20240601-20240630"}
     broker = build_broker(Settings(redis_url=harvest_env["REDIS_URL"], namespace=namespace, metrics_port=0),
                           client=redis_client, for_workers=False)
-    messages.send(broker, SubmitHarvest(spec=spec))
-    messages.send(broker, SubmitHarvest(spec=spec | {"period": "20240631-20240701"}))  # refused: not a day
+    messages.send(broker, SubmitHarvest(spec=spec, request_id="service-42"))
+    messages.send(broker, SubmitHarvest(spec=spec | {"period": "20240631-20240701"},  # refused: not a day
+                                        request_id="service-43"))
     fleet = fleets(processes=1, threads=4)
     store = HarvestStore(redis_client, Keys(namespace))
     wait_until_registered = time.monotonic() + 60
@@ -241,9 +242,11 @@ def test_another_service_submits_through_the_intake_queue(harvest_env, redis_cli
     status = wait_for_state(store, "from_a_service", timeout_s=120, fleets=[fleet])
     assert status.state == "done"
     assert_exact(store, simulator_url, tmp_path / "data", "from_a_service")
-    letters = json.loads(cli("dead", "list", "--json", env=harvest_env).stdout)
-    assert [letter["actor_name"] for letter in letters] == ["submit_harvest"]
-    assert "`period`" in letters[0]["reason"] and letters[0]["harvest_id"] is None
+    accepted = intake.wait_for_reply(redis_client, Keys(namespace), "service-42")
+    refused = intake.wait_for_reply(redis_client, Keys(namespace), "service-43")
+    assert accepted is not None and (accepted.outcome, accepted.harvest_id) == ("accepted", "from_a_service")
+    assert refused is not None and refused.outcome == "refused" and refused.field == "period"
+    assert json.loads(cli("dead", "list", "--json", env=harvest_env).stdout) == []  # answered, not failed
 
 
 def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, redis_client, namespace,

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from producers.refusal import SpecRefused
-from producers.submit import start
+from producers.submission import start
 from schemas.messages import AccountVideosTask
 from tests.unit.conftest import BIG, account_videos_body, error_body, page_body, take, video
 from tests.unit.page_helpers import END, START, first

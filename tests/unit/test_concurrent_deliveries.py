@@ -183,7 +183,7 @@ def race(settings, tmp_path, monkeypatch):
     from core.credentials import load_credentials
     from core.keys import Keys
     from producers.spec import validate
-    from producers.submit import start
+    from producers.submission import start
     from workers.broker import build_broker
 
     monkeypatch.setattr("os.fsync", lambda fd: None)

@@ -200,7 +200,7 @@ def harness(settings, monkeypatch):
 
     from core.credentials import load_credentials
     from producers.spec import validate
-    from producers.submit import start
+    from producers.submission import start
     from workers.broker import build_broker
 
     def settings_factory(root):

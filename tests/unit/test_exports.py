@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harvest_cli.main import app
-from producers.submit import start
+from producers.submission import start
 from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PlaylistTask, UserTask
 from tests.unit.conftest import (
     BIG,

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from producers.refusal import SpecRefused
-from producers.submit import start
+from producers.submission import start
 from schemas.messages import FollowTask
 from tests.unit.conftest import (
     FOLLOWERS,

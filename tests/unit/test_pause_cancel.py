@@ -16,7 +16,6 @@ from schemas.messages import PageTask
 from tests.unit.conftest import WINDOW, page_body, queued, take, video
 from tests.unit.page_helpers import END, START
 from workers import actors
-from workers.tiktok.errors import PermanentError
 
 
 @pytest.fixture
@@ -134,18 +133,6 @@ def test_what_cannot_change_is_refused_and_repeats_change_nothing(global_context
     ctx.store.mark_finished(plan.id)
     with pytest.raises(control.ControlRefused, match="done"):
         control.cancel(fake, ctx.keys, plan.id)
-
-
-def test_intake_messages_pause_resume_and_cancel(global_context, plan, fake):
-    ctx = global_context
-    actors.pause_harvest({"harvest_id": plan.id})
-    assert ctx.store.status(plan.id).state == "paused"
-    actors.resume_harvest({"harvest_id": plan.id})
-    assert ctx.store.status(plan.id).state == "queued"
-    actors.cancel_harvest({"harvest_id": plan.id})
-    assert ctx.store.status(plan.id).state == "cancelled"
-    with pytest.raises(PermanentError, match="no such harvest"):
-        actors.pause_harvest({"harvest_id": "nope"})
 
 
 def test_the_commands_say_what_happened_with_exit_codes(global_context, plan, settings, monkeypatch):

@@ -187,7 +187,7 @@ def test_spec_digest_differs_for_different_specs(change):
     assert validate(base, CREDS, now=NOW).spec_digest != validate({**base, **change}, CREDS, now=NOW).spec_digest
 
 
-# --- registration (producers/submit.py) ------------------------------------------------------------
+# --- registration (producers/submission.py) ------------------------------------------------------------
 
 
 def test_resubmitting_after_an_interrupted_registration_registers_the_windows(tmp_path, monkeypatch):
@@ -195,7 +195,7 @@ def test_resubmitting_after_an_interrupted_registration_registers_the_windows(tm
     and submitting again registers the whole harvest."""
     from core.config import Settings
     from core.keys import Keys
-    from producers.submit import start
+    from producers.submission import start
     from workers.broker import build_broker
     from workers.progress import HarvestStore
 
