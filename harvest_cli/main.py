@@ -8,6 +8,7 @@ import typer
 
 from harvest_cli import control, dead, demo, export, intake_schema, purge, worker
 from harvest_cli.common import RedisOption, connect, fail, settings_from
+from harvest_cli.exporter import exporter_command
 from harvest_cli.render import print_status
 from simulator.cli import simulator_command
 
@@ -26,6 +27,7 @@ app.command("export")(export.export_command)
 app.command("demo")(demo.demo_command)
 app.command("simulator")(simulator_command)
 app.command("purge")(purge.purge_command)
+app.command("exporter")(exporter_command)
 app.command("pause")(control.pause_command)
 app.command("resume")(control.resume_command)
 app.command("cancel")(control.cancel_command)

@@ -106,25 +106,23 @@ class SubmitHarvest(msgspec.Struct, frozen=True):
     request_id: RequestId = ""
 
 
-class PauseHarvest(msgspec.Struct, frozen=True):
+class HarvestRequest(msgspec.Struct, frozen=True):
+    """A request about one harvest (the three below)."""
+
+    harvest_id: str
+    request_id: RequestId = ""
+
+
+class PauseHarvest(HarvestRequest, frozen=True):
     """Pause a harvest; nothing is sent for it until it is resumed."""
 
-    harvest_id: str
-    request_id: RequestId = ""
 
-
-class ResumeHarvest(msgspec.Struct, frozen=True):
+class ResumeHarvest(HarvestRequest, frozen=True):
     """Resume a paused harvest where it stopped."""
 
-    harvest_id: str
-    request_id: RequestId = ""
 
-
-class CancelHarvest(msgspec.Struct, frozen=True):
+class CancelHarvest(HarvestRequest, frozen=True):
     """Cancel a harvest for good; what was stored stays."""
-
-    harvest_id: str
-    request_id: RequestId = ""
 
 
 IntakeRequest = Literal["submit", "pause", "resume", "cancel"]

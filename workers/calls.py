@@ -47,7 +47,6 @@ def paid_call(
     for attempt in (1, 2):
         taken = reservation(plan.id, unit, work.delivery.id, attempt)
         grant = ctx.quota.take(bucket, limits, plan.id, taken, want_records, least_records)
-        metrics.quota_left(bucket, grant.requests_left, grant.records_left)
         if not grant.granted:
             if grant.why in ("paused", "cancelled"):
                 raise HarvestStopped(grant.why)

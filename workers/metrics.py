@@ -1,19 +1,35 @@
-"""Prometheus metrics of the harvest, for Grafana and alerts.
+"""Prometheus metrics of the harvest, for Grafana and alerts: what the workers *do* (calls,
+pages, records, waits, dead letters), counted per container. What the fleet *holds* (queues,
+quota used today, harvests in progress) is read from Redis by `tiktok-harvest exporter`
+(workers/exporter/), so it stays true while the workers are idle or gone.
 
 Created only when a worker process boots with metrics on (after Dramatiq's Prometheus
 middleware has switched prometheus_client to multi-process mode); until then every function
 here does nothing, so handlers and tests never need a registry. Labels hold project,
-credential and queue names: never a secret.
+credential, endpoint and queue names: never a secret, a video id, a cursor or a username.
 """
 
 from types import SimpleNamespace
+
+import structlog
+
+from core.harvests import CHAIN_ENDPOINTS
+from core.messages import ROUTES
+
+log = structlog.get_logger(__name__)
+
+# The research endpoints, the values of the `endpoint` label.
+ENDPOINTS = ("video_query", "user_info", *CHAIN_ENDPOINTS.values())
+# Label values known in advance (see `_start_at_zero`).
+QUOTA_WAITS = ("day_spent", "throttled", "fair_share", "api_down")
+PUT_OFF = ("busy", "hold_lost", "redis_unavailable", "paused", "resumed")
 
 _m: SimpleNamespace | None = None
 
 
 def init() -> None:
     global _m
-    from prometheus_client import Counter, Gauge, Histogram
+    from prometheus_client import Counter, Histogram
 
     _m = SimpleNamespace(
         requests=Counter("tiktok_api_requests_total", "Research API requests by endpoint and outcome.",
@@ -30,28 +46,46 @@ def init() -> None:
                             "midnight), throttled (TikTok answered 429), fair_share (other harvests catch up), "
                             "api_down (TikTok looks down: waiting for a probe).",
                             ["credential", "why"]),
-        put_off=Counter("tiktok_messages_put_off_total", "Messages sent again a little later, by why: busy "
-                        "(another delivery holds the unit), hold_lost, redis_unavailable.", ["queue", "why"]),
+        put_off=Counter("tiktok_messages_put_off_total", "Messages put off, by why: busy (another delivery "
+                        "holds the unit), hold_lost, redis_unavailable, resumed (sent again a little later); "
+                        "paused (held until the harvest is resumed).", ["queue", "why"]),
         dead=Counter("tiktok_dead_letters_total", "Messages that failed for good.", ["actor"]),
-        requests_left=Gauge("tiktok_quota_requests_remaining", "Requests left today in the credential's bucket.",
-                            ["credential"], multiprocess_mode="mostrecent"),
-        records_left=Gauge("tiktok_quota_records_remaining", "Records left today in the credential's bucket.",
-                           ["credential"], multiprocess_mode="mostrecent"),
-        queue_depth=Gauge("tiktok_queue_depth", "Messages waiting in a queue (delayed ones included).",
-                          ["queue"], multiprocess_mode="mostrecent"),
     )
+    _start_at_zero(_m)
+
+
+def _start_at_zero(m: SimpleNamespace) -> None:
+    """Create the series whose label values are known in advance, at 0: a query about
+    something that has not happened yet answers 0 instead of nothing, and the first
+    increase() of a counter is seen (Prometheus cannot see a series' first value rise)."""
+    from core.config import get_settings
+    from core.credentials import CredentialsError, load_credentials
+
+    for _, actor in sorted(set(ROUTES.values())):
+        m.dead.labels(actor)
+    for queue in sorted({queue for queue, _ in ROUTES.values()}):
+        for why in PUT_OFF:
+            m.put_off.labels(queue, why)
+    try:
+        credentials = load_credentials(get_settings().credentials_file)
+    except CredentialsError as error:  # the worker says so again on its first page
+        log.warning("metrics_without_credentials", error=str(error))
+        return
+    for name in sorted(credentials):
+        for endpoint in ENDPOINTS:
+            m.requests.labels(name, endpoint, "ok")
+        for why in QUOTA_WAITS:
+            m.quota_waits.labels(name, why)
+    for project in sorted({credential.project for credential in credentials.values()}):
+        for endpoint in ENDPOINTS:
+            m.pages.labels(project, endpoint)
+            m.records.labels(project, endpoint)
 
 
 def api_request(credential: str, endpoint: str, outcome: str, seconds: float) -> None:
     if _m:
         _m.requests.labels(credential, endpoint, outcome).inc()
         _m.latency.labels(endpoint).observe(seconds)
-
-
-def quota_left(credential: str, requests_left: int, records_left: int) -> None:
-    if _m:
-        _m.requests_left.labels(credential).set(requests_left)
-        _m.records_left.labels(credential).set(records_left)
 
 
 def unit_stored(project: str, endpoint: str, records: int) -> None:
@@ -78,8 +112,3 @@ def put_off(queue: str, why: str) -> None:
 def dead_letter(actor: str) -> None:
     if _m:
         _m.dead.labels(actor).inc()
-
-
-def queue_depth(queue: str, depth: int) -> None:
-    if _m:
-        _m.queue_depth.labels(queue).set(depth)

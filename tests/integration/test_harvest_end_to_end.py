@@ -212,7 +212,8 @@ def test_workers_export_prometheus_metrics_that_match_the_status(harvest_env, re
     assert total("tiktok_harvest_records_total", project="climate", endpoint="video_query") == status.records
     assert total("tiktok_harvest_pages_total", project="climate", endpoint="video_query") == status.pages
     assert total("tiktok_api_requests_total", credential="climate-key", outcome="ok") == status.requests
-    assert total("tiktok_quota_requests_remaining", credential="climate-key") > 0
+    # Counters whose label values are known in advance start at 0 (nothing failed here).
+    assert 'tiktok_dead_letters_total{actor="fetch_comments"} 0.0' in text
     assert "dramatiq_messages_total" in text
     assert "s3cr3t" not in text  # label values are names, never secrets
 
@@ -287,4 +288,6 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     waits = [line for line in metrics.splitlines() if line.startswith("tiktok_quota_waits_total{")]
     assert any('why="day_spent"' in line and float(line.rsplit(" ", 1)[1]) > 0 for line in waits), waits
-    assert all(re.search(r'why="(day_spent|throttled|fair_share)"', line) for line in waits), waits
+    # Every why starts at 0; TikTok was never down here.
+    counted = [line for line in waits if float(line.rsplit(" ", 1)[1]) > 0]
+    assert all(re.search(r'why="(day_spent|throttled|fair_share)"', line) for line in counted), waits

@@ -28,7 +28,10 @@ PROM_CONFIG = PROM_DIR / "prometheus.yml"
 ALERTS = PROM_DIR / "alerts.yml"
 ALERTS_TEST = PROM_DIR / "alerts.test.yml"
 
-IMAGE_SERVICES = ("worker", "simulator")  # the services that run our image
+IMAGE_SERVICES = ("worker", "exporter", "simulator")  # the services that run our image
+GRAFANA_DIR = REPO / "ops" / "grafana"
+DASHBOARD = GRAFANA_DIR / "dashboards" / "tiktok-harvest.json"
+OPS_README = REPO / "ops" / "README.md"
 
 
 # --- helpers: what the code defines --------------------------------------------------------
@@ -43,22 +46,28 @@ def env_vars_read_by_code() -> set[str]:
     return names
 
 
+# Calls that make a metric, by the kind of metric they make: prometheus_client's classes, its
+# metric families (custom collectors) and the exporter's `_gauge` helper.
+_METRIC_MAKERS = {"Counter": "Counter", "Gauge": "Gauge", "Histogram": "Histogram", "Summary": "Summary",
+                  "CounterMetricFamily": "Counter", "GaugeMetricFamily": "Gauge", "_gauge": "Gauge"}
+
+
 def _metric_calls(path: Path) -> dict[str, set[str]]:
-    """name -> label names of every prometheus_client Counter/Gauge/Histogram/Summary built in
-    a source file, read with ast (nothing is imported or registered)."""
+    """name -> label names of every metric built in a source file, read with ast (nothing is
+    imported or registered). Labels are the third argument or `labels`/`labelnames`."""
     found: dict[str, set[str]] = {}
     for node in ast.walk(ast.parse(path.read_text())):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        kind = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if kind not in {"Counter", "Gauge", "Histogram", "Summary"} or not node.args:
+        kind = _METRIC_MAKERS.get(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+        if kind is None or not node.args:
             continue
         name = node.args[0]
         if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
             continue
         labels_node = node.args[2] if len(node.args) > 2 else next(
-            (kw.value for kw in node.keywords if kw.arg == "labelnames"), None
+            (kw.value for kw in node.keywords if kw.arg in ("labelnames", "labels")), None
         )
         labels = {elt.value for elt in getattr(labels_node, "elts", [])
                   if isinstance(elt, ast.Constant) and isinstance(elt.value, str)}
@@ -79,11 +88,20 @@ def _exposed_names(kind: str, name: str) -> list[str]:
     return [name]
 
 
+def exporter_metrics() -> dict[str, set[str]]:
+    """The exporter's (workers/exporter/collector.py)."""
+    found = _metric_calls(REPO / "workers" / "exporter" / "collector.py")
+    assert "tiktok_quota_requests_used" in found and "tiktok_redis_evicted_keys_total" in found, (
+        "the exporter's metrics are no longer found in workers/exporter/collector.py")
+    return found
+
+
 def known_metrics() -> dict[str, set[str]]:
-    """Ours (workers/metrics.py), Dramatiq's (its Prometheus middleware, as installed) and
-    the series Prometheus adds to every scrape."""
+    """Ours (the workers' workers/metrics.py and the exporter's), Dramatiq's (its Prometheus
+    middleware, as installed) and the series Prometheus adds to every scrape."""
     ours = _metric_calls(REPO / "workers" / "metrics.py")
     assert any(name.startswith("tiktok_") for name in ours), "no tiktok_* metric found in workers/metrics.py"
+    ours |= exporter_metrics()
     import dramatiq.middleware.prometheus as dramatiq_prometheus
 
     theirs = _metric_calls(Path(dramatiq_prometheus.__file__))
@@ -99,6 +117,20 @@ def queue_names() -> set[str]:
 
     return {messages.PAGES_QUEUE, messages.USERS_QUEUE, messages.COMMENTS_QUEUE, messages.LISTS_QUEUE,
             messages.INTAKE_QUEUE}
+
+
+def harvest_states() -> set[str]:
+    import typing
+
+    from schemas.status import HarvestState
+
+    return set(typing.get_args(HarvestState))
+
+
+def budgets() -> set[str]:
+    from core.keys import BUDGETS
+
+    return set(BUDGETS)
 
 
 def api_outcomes() -> set[str]:
@@ -328,6 +360,27 @@ def rules() -> list[dict]:
 
 def alert_rules() -> dict[str, dict]:
     return {rule["alert"]: rule for rule in rules() if "alert" in rule}
+
+
+def markdown_anchors(path: Path) -> set[str]:
+    """The anchors GitHub makes for a Markdown file's headings: lower case, punctuation
+    dropped, spaces turned into hyphens."""
+    anchors = set()
+    for line in path.read_text().splitlines():
+        if match := re.match(r"#{1,6}\s+(.*)", line):
+            text = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower().replace("`", ""))
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def dashboard() -> dict:
+    assert DASHBOARD.is_file(), f"{DASHBOARD.relative_to(REPO)} is missing"
+    return json.loads(DASHBOARD.read_text())
+
+
+def dashboard_targets() -> list[tuple[str, dict]]:
+    """(panel title, target) of every query in the dashboard."""
+    return [(panel["title"], target) for panel in dashboard()["panels"] for target in panel.get("targets", [])]
 
 
 # === Dockerfile ===============================================================================

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from tests.ops.ops_helpers import (
     COMPOSE,
+    DASHBOARD,
     DOCKERFILE,
+    GRAFANA_DIR,
     IMAGE_SERVICES,
     PROM_CONFIG,
     PROM_DIR,
@@ -25,11 +27,12 @@ from tests.ops.ops_helpers import (
 
 def test_compose_services_and_images():
     services = compose()["services"]
-    assert set(services) == {"redis", "simulator", "worker", "prometheus"}
+    assert set(services) == {"redis", "simulator", "worker", "exporter", "prometheus", "grafana"}
     assert str(services["redis"]["image"]).startswith("redis:7")
     assert str(services["prometheus"]["image"]).startswith("prom/prometheus")
+    assert str(services["grafana"]["image"]).startswith("grafana/grafana-oss:")
     images = {compose_default(services[name]["image"]) for name in IMAGE_SERVICES}
-    assert len(images) == 1, f"worker and simulator must run the same image: {images}"
+    assert len(images) == 1, f"worker, exporter and simulator must run the same image: {images}"
     for name in IMAGE_SERVICES:
         build = services[name]["build"]
         assert (REPO / build["context"]).resolve() == REPO, "the build context is the repo root"
@@ -91,6 +94,48 @@ def test_compose_worker_service():
     assert float(env["HARVEST_DEAD_WORKER_AFTER_S"]) > 2 * float(env["HARVEST_SWEEP_INTERVAL_S"]), (
         "a live worker must sweep (and so heartbeat) several times before it counts as dead"
     )
+
+
+def test_compose_exporter_service():
+    services = compose()["services"]
+    exporter, worker = services["exporter"], services["worker"]
+    command = [str(part) for part in exporter["command"]]
+    check_cli_invocation(command)
+    assert command[0] == "exporter"
+    port = command[command.index("--port") + 1]
+    assert [str(p) for p in exporter["expose"]] == [port]
+    assert f"127.0.0.1:{port}/metrics" in " ".join(exporter["healthcheck"]["test"])
+    assert float(command[command.index("--interval") + 1]) < 15, "a reading younger than the scrape interval"
+    assert exporter.get("deploy", {}).get("replicas", 1) == 1, "one exporter: more only read Redis twice"
+    assert exporter["depends_on"]["redis"]["condition"] == "service_healthy"
+    # It must see the fleet as the workers do: same Redis, key prefix, credentials, timeout.
+    env = {name: compose_default(value) for name, value in exporter["environment"].items()}
+    worker_env = {name: compose_default(value) for name, value in worker["environment"].items()}
+    for name in ("REDIS_URL", "HARVEST_NAMESPACE", "HARVEST_CREDENTIALS_FILE", "HARVEST_DEAD_WORKER_AFTER_S"):
+        assert env[name] == worker_env[name], f"exporter and workers differ in {name}"
+    assert exporter["secrets"] == worker["secrets"]
+    jobs = {job["job_name"]: job for job in load_yaml(PROM_CONFIG)["scrape_configs"]}
+    targets = [t for sc in jobs["tiktok-harvest-exporter"]["static_configs"] for t in sc["targets"]]
+    assert targets == [f"exporter:{port}"]
+
+
+def test_compose_grafana_loads_the_dashboard_on_start():
+    grafana = compose()["services"]["grafana"]
+    mounts = {}
+    for volume in grafana["volumes"]:
+        host, container, *mode = volume.split(":")
+        if host.startswith("."):
+            assert (REPO / host).is_dir(), f"{host} is mounted but missing"
+            assert mode == ["ro"], f"{host} must be mounted read-only"
+            mounts[(REPO / host).resolve()] = container
+    assert mounts.get(GRAFANA_DIR.resolve() / "provisioning") == "/etc/grafana/provisioning"
+    dashboards_in_container = mounts.get(DASHBOARD.parent.resolve())
+    assert dashboards_in_container, "the dashboards folder is not mounted"
+    providers = load_yaml(GRAFANA_DIR / "provisioning" / "dashboards" / "tiktok-harvest.yml")["providers"]
+    assert [provider["options"]["path"] for provider in providers] == [dashboards_in_container]
+    sources = load_yaml(GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml")["datasources"]
+    assert [(s["type"], s["url"]) for s in sources] == [("prometheus", "http://prometheus:9090")]
+    assert grafana["ports"] == ["127.0.0.1:3000:3000"], "Grafana is for this host only, like Prometheus"
 
 
 def test_compose_sets_only_variables_the_code_reads():

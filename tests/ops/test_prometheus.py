@@ -6,12 +6,16 @@ import re
 from tests.ops.ops_helpers import (
     ALERTS,
     ALERTS_TEST,
+    OPS_README,
     PROM_CONFIG,
     REPO,
     alert_rules,
     api_outcomes,
+    budgets,
+    harvest_states,
     known_metrics,
     load_yaml,
+    markdown_anchors,
     promql_grouping_labels,
     promql_metric_names,
     promql_selectors,
@@ -57,6 +61,10 @@ def test_alerts_use_only_real_metrics_and_labels():
                     assert values <= queue_names(), f"{name}: no queue named {sorted(values - queue_names())}"
                 if label == "outcome":
                     assert values <= api_outcomes(), f"{name}: no outcome {sorted(values - api_outcomes())}"
+                if label == "state":
+                    assert values <= harvest_states(), f"{name}: no harvest state {sorted(values - harvest_states())}"
+                if label == "budget":
+                    assert values <= budgets(), f"{name}: no budget {sorted(values - budgets())}"
                 if label == "job":
                     assert values <= jobs, f"{name}: prometheus.yml has no job {value!r}"
 
@@ -64,27 +72,62 @@ def test_alerts_use_only_real_metrics_and_labels():
 def test_metric_name_check_is_not_vacuous():
     """The parser above must see the metrics in real expressions, and flag a typo."""
     expr = alert_rules()["TikTokQuotaNearlySpent"]["expr"]
-    assert {"tiktok_quota_requests_remaining", "tiktok_queue_depth"} <= promql_metric_names(expr)
-    assert "tiktok_quota_request_remaining" not in known_metrics()
+    assert {"tiktok_quota_requests_used", "tiktok_queue_ready_messages"} <= promql_metric_names(expr)
+    assert "tiktok_quota_request_used" not in known_metrics()
+    assert known_metrics()["tiktok_harvest_state"] == {"harvest", "project", "credential", "state"}
     assert promql_metric_names('sum by (x) (rate(tiktok_api_request_total{a="b"}[5m])) > 0') == {
         "tiktok_api_request_total"
     }
 
 
+# What the alerts must cover (ops/README.md lists them): the quota, dead letters, stalled
+# harvests, API errors, the workers, the exporter and Redis.
+REQUIRED_ALERTS = {
+    "TikTokQuotaSpentBeforeNoon": ["tiktok_quota_day_spent", "hour() < 12"],
+    "TikTokQuotaNearlySpent": ["tiktok_quota_requests_used", "tiktok_quota_requests_limit"],
+    "TikTokDeadLetters": ["increase(tiktok_dead_letters_total[15m])) > 0", "tiktok_dead_letters_stored"],
+    "TikTokHarvestStalled": ["tiktok_harvest_state", "tiktok_harvest_requests_spent", "tiktok_quota_day_spent"],
+    "TikTokFleetStalled": ["tiktok_queue_ready_messages", "tiktok_api_requests_total"],
+    "TikTokApiErrorRatioHigh": ['outcome!~"ok|RateLimited"'],
+    "TikTokNoLiveWorkers": ["tiktok_workers_live"],
+    "TikTokWorkersDown": ['up{job="tiktok-harvest-workers"}'],
+    "TikTokExporterDown": ['up{job="tiktok-harvest-exporter"}'],
+    "TikTokRedisMemoryHigh": ["tiktok_redis_used_memory_bytes", "tiktok_redis_maxmemory_bytes"],
+    "TikTokRedisEvicting": ["tiktok_redis_evicted_keys_total"],
+}
+
+
 def test_required_alerts_exist_and_are_complete():
     alerts = alert_rules()
     exprs = {name: " ".join(rule["expr"].split()) for name, rule in alerts.items()}
-    quota = exprs["TikTokQuotaNearlySpent"]
-    assert "tiktok_quota_requests_remaining" in quota and 'tiktok_queue_depth{queue="pages"}' in quota
-    assert "increase(tiktok_dead_letters_total[15m])) > 0" in exprs["TikTokDeadLetters"]
-    assert "tiktok_queue_depth" in exprs["TikTokFleetStalled"]
-    assert "tiktok_api_requests_total" in exprs["TikTokFleetStalled"]
-    assert 'outcome!~"ok|RateLimited"' in exprs["TikTokApiErrorRatioHigh"]
+    for name, fragments in REQUIRED_ALERTS.items():
+        assert name in exprs, f"alert {name} is missing"
+        for fragment in fragments:
+            assert fragment in exprs[name], f"{name} does not use {fragment}"
     for name, rule in alerts.items():
         assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), f"{name} needs a for: duration"
         assert rule["labels"]["severity"] in {"info", "warning", "critical"}, name
-        for key in ("summary", "description", "runbook"):
+        for key in ("summary", "description", "runbook_url"):
             assert str(rule["annotations"].get(key, "")).strip(), f"{name} lacks annotations.{key}"
+
+
+def test_every_alert_links_to_its_own_runbook_section():
+    anchors = markdown_anchors(OPS_README)
+    for name, rule in alert_rules().items():
+        url = rule["annotations"]["runbook_url"]
+        assert url == f"ops/README.md#alert-{name.lower()}", f"{name}: runbook_url {url!r}"
+        assert url.split("#")[1] in anchors, f"ops/README.md has no section `Alert: {name}`"
+
+
+def test_the_readme_tables_name_every_alert_and_metric():
+    text = OPS_README.read_text()
+    for name in alert_rules():
+        assert f"`{name}`" in text, f"ops/README.md does not list the alert {name}"
+    for name in known_metrics():
+        if name.startswith("tiktok_") and not name.endswith(("_created", "_bucket", "_sum", "_count")):
+            base = name.removesuffix("_total")
+            assert f"`{name}`" in text or f"`{base}_total`" in text or name.endswith("_total") and base in text, (
+                f"ops/README.md does not describe the metric {name}")
 
 
 def test_every_alert_has_firing_and_quiet_unit_tests():

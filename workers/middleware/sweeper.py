@@ -1,5 +1,6 @@
 """A thread per worker process that sends this process's heartbeat and runs Dramatiq's
-maintenance pass on every queue every few seconds.
+maintenance pass on every queue every few seconds. (Queue depths are the exporter's:
+workers/exporter/queues.py.)
 
 Dramatiq's Redis broker hands a dead worker's unacknowledged messages back only during a
 maintenance pass, which it otherwise runs on a random one in a thousand commands, and only
@@ -14,7 +15,6 @@ import threading
 import structlog
 from dramatiq import Middleware
 
-from workers import metrics
 from workers.context import get_context
 from workers.retention import RetentionSweep
 
@@ -41,8 +41,7 @@ class FleetSweeper(Middleware):
             # Delay queues are swept with their queue.
             for queue_name in sorted(q for q in broker.get_declared_queues() if not q.endswith(".DQ")):
                 try:
-                    # qsize counts a queue with its delay queue (and what is in flight).
-                    metrics.queue_depth(queue_name, broker.sweep(queue_name))
+                    broker.sweep(queue_name)
                 except Exception as error:  # Redis away for a moment: try again next round
                     log.warning("sweep_failed", queue=queue_name, error=type(error).__name__)
             try:
