@@ -150,11 +150,15 @@ class CredentialStore:
         self._credentials: dict[str, Credential] = {}
 
     def get(self, name: str) -> Credential:
+        try:
+            return self.all()[name]
+        except KeyError:
+            raise CredentialsError(f"credential `{name}` is not in {self._path}") from None
+
+    def all(self) -> dict[str, Credential]:
+        """Every credential in the file, by name (read again when the file changed)."""
         mtime = self._path.stat().st_mtime if self._path.exists() else None
         if mtime != self._mtime:
             self._credentials = load_credentials(self._path)
             self._mtime = mtime
-        try:
-            return self._credentials[name]
-        except KeyError:
-            raise CredentialsError(f"credential `{name}` is not in {self._path}") from None
+        return self._credentials
