@@ -45,40 +45,60 @@ class Outcome:
     expected: int
     stored: int
     missing: int
-    duplicated: int
+    duplicated: int  # stored twice, or stored and not expected
+    # (missing, duplicated) of the fault-free run against the same expectation; None where
+    # that run is itself the expectation (profiles: the simulator has no truth for them).
+    fault_free: tuple[int, int] | None = None
 
 
-def compare(kind: str, expected: set[str], found: Counter) -> Outcome:
+def compare(kind: str, expected: set, found: Counter, fault_free: tuple[int, int] | None = None) -> Outcome:
     return Outcome(kind, len(expected), sum(found.values()), len(expected - set(found)),
-                   sum(n - 1 for n in found.values() if n > 1) + len(set(found) - expected))
+                   sum(n - 1 for n in found.values() if n > 1) + len(set(found) - expected), fault_free)
+
+
+@dataclass
+class Requests:
+    """Requests charged to one credential, both budgets (research, follower lists) together."""
+
+    total: int
+    by_endpoint: dict[str, int]
+
+    @classmethod
+    def of(cls, stats: dict, credential: str) -> "Requests":
+        client = stats["clients"].get(f"{credential}-client-key", {})
+        budgets = client.get("budgets", {})
+        return cls(sum(budget["requests"] for budget in budgets.values()), dict(client.get("by_endpoint", {})))
 
 
 @dataclass
 class Report:
     outcomes: list[Outcome]
-    state: str
+    states: dict[str, tuple[str, float | None]]  # harvest id -> (state, seconds from submission to its end)
     seconds: float
     kills: dict[str, int]
     events: list[tuple[float, str]]
     faults: dict[str, int]
     dead_letters: list[tuple[str, str]]  # (unit, reason)
-    requests: int
-    baseline_requests: int
+    requests: Requests
+    baseline: Requests
 
     @property
     def extra_requests(self) -> float:
-        return self.requests / self.baseline_requests - 1 if self.baseline_requests else float("inf")
+        return self.requests.total / self.baseline.total - 1 if self.baseline.total else float("inf")
 
     @property
     def exact(self) -> bool:
-        return self.state == "done" and all(o.missing == 0 and o.duplicated == 0 for o in self.outcomes)
+        return all(state == "done" for state, _ in self.states.values()) and all(
+            o.missing == 0 and o.duplicated == 0 and o.fault_free in (None, (0, 0)) for o in self.outcomes)
 
     def print(self, console: Console) -> None:
-        table = Table(title="records")
-        for column in ("kind", "expected", "stored", "missing", "duplicated"):
+        table = Table(title="records (chaos run against the truth)")
+        for column in ("kind", "expected", "stored", "missing", "duplicated", "fault-free run"):
             table.add_column(column, justify="left" if column == "kind" else "right")
         for o in self.outcomes:
-            table.add_row(o.kind, f"{o.expected:,}", f"{o.stored:,}", str(o.missing), str(o.duplicated))
+            baseline = "reference" if o.fault_free is None else (
+                "exact" if o.fault_free == (0, 0) else f"{o.fault_free[0]} missing, {o.fault_free[1]} dup.")
+            table.add_row(o.kind, f"{o.expected:,}", f"{o.stored:,}", str(o.missing), str(o.duplicated), baseline)
         console.print(table)
         faults = Table(title="faults")
         faults.add_column("what")
@@ -88,15 +108,28 @@ class Report:
         for name, count in sorted(self.faults.items()):
             faults.add_row(f"API fault injected: {name}", f"{count:,}")
         console.print(faults)
-        console.print("[bold]events[/] (seconds after the harvest was submitted)")
+        console.print("[bold]events[/] (seconds after the harvests were submitted)")
         for at, what in self.events:
             console.print(f"  {at:7.1f}  {what}", highlight=False)
         console.print(f"[bold]dead letters[/]: {len(self.dead_letters)}")
         for unit, reason in self.dead_letters:
             console.print(f"  {unit}: {reason}", highlight=False, markup=False)
-        console.print(f"[bold]requests[/]: {self.requests:,} against {self.baseline_requests:,} in the fault-free "
-                      f"run ({self.extra_requests:+.1%}); harvest {self.state} after {self.seconds:.0f} s",
-                      highlight=False)
+        self.print_requests(console)
+        console.print(f"[bold]harvests[/] (the run took {self.seconds:.0f} s)", highlight=False)
+        for harvest, (state, took) in self.states.items():
+            console.print(f"  {harvest}: {state}" + (f" after {took:.0f} s" if took is not None else ""),
+                          highlight=False)
         verdict = "exact" if self.exact else "NOT exact"
         budget = "within" if self.extra_requests <= 0.10 else "OVER"
         console.print(f"[bold]verdict[/]: {verdict}; requests {budget} the 10% budget", highlight=False)
+
+    def print_requests(self, console: Console) -> None:
+        table = Table(title="requests (both harvests, one credential per run)")
+        for column in ("endpoint", "fault-free", "chaos", "extra"):
+            table.add_column(column, justify="left" if column == "endpoint" else "right")
+        rows = [(e, self.baseline.by_endpoint.get(e, 0), self.requests.by_endpoint.get(e, 0))
+                for e in sorted(set(self.baseline.by_endpoint) | set(self.requests.by_endpoint))]
+        for endpoint, before, now in [*rows, ("total", self.baseline.total, self.requests.total)]:
+            extra = f"{now / before - 1:+.1%}" if before else "—"
+            table.add_row(endpoint, f"{before:,}", f"{now:,}", extra)
+        console.print(table)
