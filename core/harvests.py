@@ -14,6 +14,8 @@ from schemas.spec import HarvestPlan
 from schemas.status import EndpointStatus, HarvestState, HarvestStatus
 
 OPEN, DONE, SPLIT, RESTARTED = "open", "done", "split", "restarted"
+# Stats field prefix: the harvest's requests on each of its project's keys.
+KEY_REQUESTS_PREFIX = "requests@"
 
 # Deletes what is left of a harvest id whose plan is gone. Checked and deleted in one step, so
 # a harvest registered meanwhile under the id is never touched.
@@ -123,12 +125,15 @@ class Harvests:
         raw = self._redis.hget(self.keys.windows(harvest), window)
         return raw.decode() if raw else None
 
-    def leave_quota(self, credential: str, harvest: str) -> None:
-        """The harvest stops holding back the others on the credential's budgets at once (not
+    def leave_quota(self, harvest: str, credential: str | None = None) -> None:
+        """The harvest stops holding back the others on every budget it took from at once (not
         after the bucket's time of activity), and its units' failures stop counting as signs
-        of an outage. Done when it finishes, is paused, cancelled or purged."""
-        for budget in BUDGETS:
-            bucket = budget_bucket(credential, budget)
+        of an outage. Done when it finishes, is paused, cancelled or purged. `credential`:
+        the plan's, for a harvest that took before the buckets it used were noted."""
+        buckets = {raw.decode() for raw in self._redis.smembers(self.keys.buckets_used(harvest))}
+        if credential is not None:
+            buckets.update(budget_bucket(credential, budget) for budget in BUDGETS)
+        for bucket in sorted(buckets):
             self._redis.zrem(self.keys.quota_active(bucket), harvest)
             failing = [member for member in self._redis.zrange(self.keys.quota_failing(bucket), 0, -1)
                        if member.decode().startswith(f"{harvest}|")]
@@ -193,6 +198,8 @@ class Harvests:
             comments=stats.get("records_comment_list", 0),
             comments_cut=comments_cut,
             messages_held=held,
+            requests_by_key={name.removeprefix(KEY_REQUESTS_PREFIX): n for name, n in stats.items()
+                             if name.startswith(KEY_REQUESTS_PREFIX)},
         )
 
     def registered_status(self, harvest: str) -> HarvestStatus:

@@ -158,6 +158,11 @@ class Keys:
         """Set of logical units waiting for quota."""
         return f"{self.namespace}:h:{harvest}:parked"
 
+    def buckets_used(self, harvest: str) -> str:
+        """Set of the quota buckets (credential budgets) the harvest took from: the ones it
+        leaves when it ends, is paused or cancelled."""
+        return f"{self.namespace}:h:{harvest}:buckets"
+
     def held(self, harvest: str) -> str:
         """Hash: unit -> its message (Dramatiq's encoding), held while the harvest is paused
         and sent again by `resume` (producers/control.py)."""
@@ -174,7 +179,7 @@ class Keys:
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
                 self.users_done(harvest), self.parked(harvest), self.chains_requested(harvest),
                 self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest),
-                self.held(harvest)]
+                self.held(harvest), self.buckets_used(harvest)]
 
     @property
     def purged_pattern(self) -> str:

@@ -49,7 +49,7 @@ def status_panel(s: HarvestStatus) -> Table:
         ("videos", f"{s.records:,}"),
         ("authors", f"{s.users_done:,}/{s.users_requested:,}" + _outcome_text(_user_outcomes(s))),
         *_endpoint_rows(s),
-        ("requests", f"{s.requests:,}"),
+        ("requests", f"{s.requests:,}" + _key_parts(s)),
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
         *_quota_rows(s),
@@ -89,6 +89,13 @@ def _outcome_text(outcomes: dict[str, int]) -> str:
     if not outcomes:
         return ""
     return "; not given: " + ", ".join(f"{n:,} {why}" for why, n in sorted(outcomes.items()))
+
+
+def _key_parts(s: HarvestStatus) -> str:
+    """Each key's part, when the harvest spent more than one of its project's keys."""
+    if len(s.requests_by_key) < 2:
+        return ""
+    return " (" + ", ".join(f"{name}: {n:,}" for name, n in sorted(s.requests_by_key.items())) + ")"
 
 
 def _held_text(s: HarvestStatus) -> str:

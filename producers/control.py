@@ -89,5 +89,5 @@ def _change(redis, keys: Keys, harvest_id: str, action: str) -> Controlled:
         raise ControlRefused(harvest_id, f"it was cancelled for good: nothing to {action}")
     plan = store.plan(harvest_id)
     if plan is not None and action in ("pause", "cancel"):
-        store.leave_quota(plan.credential, harvest_id)
+        store.leave_quota(harvest_id, plan.credential)
     return Controlled(store.registered_status(harvest_id), changed=verdict == "changed")

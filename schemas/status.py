@@ -68,4 +68,6 @@ class HarvestStatus(msgspec.Struct):
     comments: int = 0  # comments stored
     comments_cut: int = 0  # videos whose comments stopped at TikTok's cap or the spec's limit
     messages_held: int = 0  # paused: messages held until `resume` sends them again
+    # Requests spent on each of the project's keys (TikTok credentials) it used, by name.
+    requests_by_key: dict[str, int] = msgspec.field(default_factory=dict)
     quota: QuotaStatus | None = None

@@ -19,6 +19,7 @@ endpoints are in ``control.py``.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -243,6 +244,8 @@ class SimulatorApp:
             resp = down
             self.quota.answered(client, endpoint, resp.status, 0, config)
         else:
+            if endpoint == "video_query":
+                self.quota.note_query(client, _query_text(req.body))
             throttled = self.faults.hit(config.throttle_429_rate, "throttle_429")
             records = 0
             if throttled:
@@ -347,3 +350,12 @@ class SimulatorApp:
         account = self.follows.account(username)  # the audience of follows.py too
         data = {f: x for f in fields if (x := getattr(account, f)) is not None}
         return Response(200, self._envelope(data)), 1
+
+
+def _query_text(body: bytes) -> str:
+    """A video query's `query`, as compact JSON with sorted keys (for the per-key log)."""
+    try:
+        query = json.loads(body).get("query")
+    except (ValueError, AttributeError):
+        return "<unreadable>"
+    return json.dumps(query, sort_keys=True, separators=(",", ":"))

@@ -84,7 +84,9 @@ def _new_client() -> dict:
     return {"token_requests": 0, "token_failures": 0, "requests": 0, "records": 0, "budgets": _new_budgets(),
             "rejected_over_quota": 0, "throttled": 0, "status_429": 0, "status_5xx": 0,
             "by_endpoint": defaultdict(int), "by_status": defaultdict(int),
-            "days": defaultdict(_new_day)}
+            "days": defaultdict(_new_day),
+            # Video queries asked with this key, by query (JSON): which project's work it carried.
+            "queries": defaultdict(int)}
 
 
 def _charge(counters: dict, budget: str, key: str, amount: int) -> None:
@@ -139,6 +141,10 @@ class QuotaBook:
             today["by_endpoint"][endpoint] += 1
             client["by_endpoint"][endpoint] += 1
             return True
+
+    def note_query(self, client_key: str, query: str) -> None:
+        with self._lock:
+            self._clients[client_key]["queries"][query] += 1
 
     def answered(self, client_key: str, endpoint: str, status: int, records: int, config,
                  throttled: bool = False) -> None:

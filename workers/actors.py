@@ -114,7 +114,7 @@ def _park(ctx: WorkerContext, harvest_id: str, unit: str, message, wait: QuotaWa
     ctx.store.park(harvest_id, unit)
     plan = ctx.store.plan(harvest_id)
     assert plan is not None  # loaded (and cached) by the handler that raised QuotaWait
-    metrics.quota_wait(plan.credential, wait.why)
+    metrics.quota_wait(wait.credential or plan.credential, wait.why)
     jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait.wait_s / 10))
     delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, jitter_s))
     old, new = lease_token(message), uuid.uuid4().hex

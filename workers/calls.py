@@ -1,4 +1,4 @@
-"""One research API call, paid for from the credential's bucket.
+"""One research API call, paid for from the bucket of one of the project's keys.
 
 Shared by every actor: take quota (or wait), get the fleet's token, call, resend once on an
 invalid token, give back unused records, turn repeated 429s into a spent credential, and tell
@@ -11,10 +11,12 @@ from typing import TypeVar
 
 import structlog
 
+from schemas.credentials import Credential
 from workers import metrics
 from workers.context import WorkerContext
 from workers.journey import HarvestStopped, Work
-from workers.quota import FOLLOWS, RESEARCH, budget_bucket, reservation
+from workers.quota import FOLLOWS, RESEARCH, Grant, budget_bucket, reservation
+from workers.quota.keys_of_project import keys_to_try, paid_with
 from workers.tiktok.errors import (
     ApiError,
     QuotaWait,
@@ -30,30 +32,28 @@ T = TypeVar("T")
 # THROTTLE_WINDOW_S); one more 429 after the last pause marks the credential spent.
 THROTTLE_WINDOW_S = 600
 THROTTLE_PAUSES_S = (5, 30)
+# A project with no key valid today (its access ended, the next not begun): look again this
+# often, so that a key added to the credentials file is used without a restart.
+NO_VALID_KEY_WAIT_S = 600
 
 
 def paid_call(
     ctx: WorkerContext, work: Work, want_records: int, call: Callable[[str, int], T],
     *, endpoint: str, least_records: int = 1, budget: str = RESEARCH,
 ) -> tuple[T, str]:
-    """Run `call(token, max_count)` once quota is granted from `budget`; returns its result
-    and the reservation that paid for it (settle it once the records are counted). Raises
-    QuotaWait when the bucket is empty, TikTok keeps saying 429 or TikTok is down, and
-    ApiError for everything the caller must handle."""
+    """Run `call(token, max_count)` once quota is granted from `budget` of one of the
+    project's keys (workers/quota/keys_of_project.py); returns its result and the note of what
+    paid for it (settle it once the records are counted). Raises QuotaWait when no key can
+    serve (every bucket empty, TikTok saying 429 or down), HarvestStopped when the harvest was
+    paused or cancelled, and ApiError for everything the caller must handle."""
     plan, unit = work.plan, work.delivery.unit
-    credential = ctx.credentials.get(plan.credential)
-    bucket = budget_bucket(plan.credential, budget)
-    limits = credential.follow_budget() if budget == FOLLOWS else credential
     for attempt in (1, 2):
         taken = reservation(plan.id, unit, work.delivery.id, attempt)
-        grant = ctx.quota.take(bucket, limits, plan.id, taken, want_records, least_records)
-        if not grant.granted:
-            if grant.why in ("paused", "cancelled"):
-                raise HarvestStopped(grant.why)
-            raise QuotaWait(grant.wait_s, grant.why)
+        name, credential, grant = _take(ctx, work, budget, taken, want_records, least_records)
+        bucket = budget_bucket(name, budget)
         try:
             # The token comes after the quota: a parked message wakes without an OAuth call.
-            token = ctx.tokens.get(plan.credential, credential)
+            token = ctx.tokens.get(name, credential)
             # Last, right before the call: a delivery that lost its hold must not call TikTok
             # for a unit another delivery is doing (or has done).
             ctx.leases.ensure(work.delivery)
@@ -65,28 +65,49 @@ def paid_call(
         except BaseException:
             ctx.quota.settle(bucket, plan.id, unit, taken, 0, unsent=True, answered=False)
             raise
-        ctx.store.call_started(plan.id, unit, endpoint)
+        ctx.store.call_started(plan.id, unit, endpoint, name)
         began = time.perf_counter()
         try:
             result = call(token, grant.records)
         except ApiError as error:
-            metrics.api_request(plan.credential, endpoint, type(error).__name__, time.perf_counter() - began)
+            metrics.api_request(name, endpoint, type(error).__name__, time.perf_counter() - began)
             outage_sign = isinstance(error, TransientError) and error.outage_sign
             unsent = isinstance(error, TransientError) and not error.reached_tiktok
             ctx.quota.settle(bucket, plan.id, unit, taken, 0, unsent=unsent, answered=not outage_sign)
             if isinstance(error, TokenInvalid) and attempt == 1:
-                ctx.tokens.invalidate(plan.credential, credential, token)
+                ctx.tokens.invalidate(name, credential, token)
                 continue  # the resend is a request of its own, paid for again
             if isinstance(error, RateLimited):
-                raise QuotaWait(_throttled(ctx, work, bucket), "throttled") from None
+                raise QuotaWait(_throttled(ctx, work, bucket), "throttled", credential=name) from None
             if outage_sign and isinstance(error, TransientError):  # only a TransientError has outage_sign
                 _failed(ctx, work, bucket, error, grant.probe)
             ctx.store.count(plan.id, "errors")
             raise
-        metrics.api_request(plan.credential, endpoint, "ok", time.perf_counter() - began)
+        metrics.api_request(name, endpoint, "ok", time.perf_counter() - began)
         ctx.redis.delete(_throttle_key(ctx, work, bucket))
-        return result, taken
+        return result, paid_with(name, taken)
     raise AssertionError("unreachable")
+
+
+def _take(ctx: WorkerContext, work: Work, budget: str, taken: str, want_records: int,
+          least_records: int) -> tuple[str, Credential, Grant]:
+    """One request from the first of the project's keys that can serve it: (key name, key,
+    grant). Raises HarvestStopped, or QuotaWait for the soonest any key may serve again."""
+    plan, unit = work.plan, work.delivery.unit
+    keys = keys_to_try(ctx.credentials.all(), plan.project, plan.id, unit, ctx.settings.quota_clock_offset_s)
+    if not keys:
+        raise QuotaWait(NO_VALID_KEY_WAIT_S, "no_valid_key", credential=plan.credential)
+    refused: list[tuple[str, Grant]] = []
+    for name, credential in keys:
+        limits = credential.follow_budget() if budget == FOLLOWS else credential
+        grant = ctx.quota.take(budget_bucket(name, budget), limits, plan.id, taken, want_records, least_records)
+        if grant.granted:
+            return name, credential, grant
+        if grant.why in ("paused", "cancelled"):
+            raise HarvestStopped(grant.why)
+        refused.append((name, grant))
+    name, soonest = min(refused, key=lambda refusal: refusal[1].wait_s)
+    raise QuotaWait(soonest.wait_s, soonest.why, credential=name)
 
 
 def _failed(ctx: WorkerContext, work: Work, bucket: str, error: TransientError, probe: bool) -> None:
@@ -96,7 +117,7 @@ def _failed(ctx: WorkerContext, work: Work, bucket: str, error: TransientError, 
     plan = work.plan
     verdict = ctx.quota.api_failed(bucket, plan.id, work.delivery.unit, probe=probe)
     if verdict.outage:
-        log.warning("tiktok_looks_down", credential=plan.credential, reason=error.reason,
+        log.warning("tiktok_looks_down", credential=bucket, reason=error.reason,
                     next_probe_s=round(verdict.wait_s, 1))
         raise QuotaWait(verdict.wait_s, "api_down") from None
     error.isolated = verdict.isolated

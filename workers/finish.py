@@ -25,7 +25,7 @@ def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
     video records, clear away the temporary files of writes a killed worker never finished
     (nothing else writes for this harvest now), give every key of the harvest its expiry, and
     mark the harvest done."""
-    ctx.store.leave_quota(plan.credential, plan.id)
+    ctx.store.leave_quota(plan.id, plan.credential)
     pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
     removed = ctx.storage.remove_temporary(plan)
     retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),

@@ -25,7 +25,8 @@ from workers import metrics
 from workers.context import WorkerContext
 from workers.finish import finish_if_unfinished, harvest_finished
 from workers.lease import Busy, Delivery, UnitLeases
-from workers.quota import RESEARCH, budget_bucket
+from workers.quota import RESEARCH
+from workers.quota.keys_of_project import payer
 from workers.tiktok.errors import PermanentError, TransientError
 
 log = structlog.get_logger(__name__)
@@ -176,7 +177,8 @@ def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, 
         path = storage.source_dir(plan) / name
         paid_by = work.reservation or ""
     if paid_by != REUSED:
-        ctx.quota.settle(budget_bucket(plan.credential, endpoint.budget), plan.id, work.delivery.unit, paid_by,
+        bucket, taken = payer(paid_by, endpoint.budget, plan.credential)
+        ctx.quota.settle(bucket, plan.id, work.delivery.unit, taken,
                          endpoint.records_used(answer))
     return answer, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 

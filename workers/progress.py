@@ -9,7 +9,7 @@ that only the delivery holding a unit may take are fenced by its hold (workers/l
 import time
 
 from core import lua
-from core.harvests import OPEN, Harvests
+from core.harvests import KEY_REQUESTS_PREFIX, OPEN, Harvests
 from core.keys import Keys
 from workers.lease import Delivery, hold_lost
 
@@ -32,13 +32,15 @@ class HarvestStore(Harvests):
     def mark_finished(self, harvest: str) -> None:
         self._redis.hsetnx(self.keys.meta(harvest), "finished_at", f"{time.time():.3f}")
 
-    def call_started(self, harvest: str, unit: str, endpoint: str) -> None:
-        """A research request is going out for the unit: count it; the unit waits no longer.
-        The time of the call tells the retention sweep that a failed harvest is still busy."""
+    def call_started(self, harvest: str, unit: str, endpoint: str, credential: str) -> None:
+        """A research request is going out for the unit on `credential` (one of the project's
+        keys): count it; the unit waits no longer. The time of the call tells the retention
+        sweep that a failed harvest is still busy."""
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.srem(self.keys.parked(harvest), unit)
             pipe.hincrby(self.keys.stats(harvest), "requests", 1)
             pipe.hincrby(self.keys.stats(harvest), f"requests_{endpoint}", 1)
+            pipe.hincrby(self.keys.stats(harvest), f"{KEY_REQUESTS_PREFIX}{credential}", 1)
             pipe.hset(self.keys.meta(harvest), "last_call_at", f"{time.time():.3f}")
             pipe.execute()
 

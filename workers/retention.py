@@ -123,6 +123,8 @@ def purge(redis, keys: Keys, harvest: str, *, marker_s: int, storage=None) -> Pu
     plan = store.plan(harvest)
     status = store.status(harvest) if plan is not None else None
     redis.set(keys.purged(harvest), f"{time.time():.3f}", ex=max(marker_s, MARKER_AT_LEAST_S))
+    # Before its keys go: the set of budgets it took from is one of them.
+    HarvestStore(redis, keys).leave_quota(harvest, plan.credential if plan is not None else None)
     # Plan and meta first, in one step: workers see the harvest gone at once.
     deleted = redis.unlink(keys.plan(harvest), keys.meta(harvest))
     for batch in _batches(redis.scan_iter(match=keys.harvest_keys_pattern(harvest), count=1000)):
@@ -130,8 +132,6 @@ def purge(redis, keys: Keys, harvest: str, *, marker_s: int, storage=None) -> Pu
     redis.zrem(keys.harvests, harvest)
     dramatiq_letters = _forget_dramatiq_dead(redis, keys, harvest)
     letters = dead_letters.forget_harvest(redis, keys, harvest)
-    if plan is not None:
-        HarvestStore(redis, keys).leave_quota(plan.credential, harvest)
     log.info("harvest_purged", harvest=harvest, state=status.state if status else None, keys=deleted,
              dead_letters=letters, dramatiq_dead_letters=dramatiq_letters)
     places = {}

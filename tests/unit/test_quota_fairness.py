@@ -98,7 +98,7 @@ def test_a_harvest_that_stopped_asking_no_longer_holds_the_others_back(fake):
 def test_a_finished_harvest_leaves_at_once(bucket, fake):
     take(bucket, "b")
     first = spend_until_refused(bucket, "a")
-    Harvests(fake, Keys("fair")).leave_quota("cred", "b")
+    Harvests(fake, Keys("fair")).leave_quota("b")
     assert first + spend_until_refused(bucket, "a") == 99
 
 

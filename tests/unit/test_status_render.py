@@ -39,3 +39,10 @@ def test_each_follow_up_endpoint_has_its_row_with_outcomes():
 def test_a_videos_only_harvest_shows_no_follow_up_rows():
     text = rendered(a_status(video_query=EndpointStatus(10, 900, 10, 2, 4)))
     assert "comments" not in text and "relations" not in text and "not given" not in text
+
+
+def test_each_keys_part_of_the_requests_shows_when_there_are_several():
+    status = a_status(video_query=EndpointStatus(10, 900, 10, 2, 4))
+    assert "(climate-a" not in rendered(status)
+    status.requests_by_key.update({"climate-a": 50, "climate-b": 30})
+    assert "80 (climate-a: 50, climate-b: 30)" in rendered(status)

@@ -94,9 +94,9 @@ class QuotaBucket:
         keys = self._keys
         ok, amount, requests_left, records_left, *more = self._take(
             keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_active(credential),
-                  keys.quota_shares_prefix(credential), keys.meta(harvest)],
+                  keys.quota_shares_prefix(credential), keys.meta(harvest), keys.buckets_used(harvest)],
             args=[limits.daily_requests, limits.daily_records, want_records, reservation,
-                  self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000)],
+                  self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000), credential],
         )
         if ok:
             return Grant(True, int(amount), 0.0, int(requests_left), int(records_left), probe=bool(int(more[0])))

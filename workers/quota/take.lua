@@ -1,10 +1,11 @@
 -- Take one request and up to `want` records from a credential's daily bucket, atomically.
 -- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix, KEYS[3] active-harvests sorted set,
 -- KEYS[4] shares-hash prefix (the UTC day number is appended to both prefixes), KEYS[5] the
--- harvest's meta hash (its state: a paused or cancelled harvest takes nothing)
+-- harvest's meta hash (its state: a paused or cancelled harvest takes nothing), KEYS[6] the
+-- harvest's set of buckets it took from (so it can leave every one of them when it ends)
 -- ARGV: daily_requests, daily_records, want, reservation (one per take: settled once),
 -- clock_offset_s, least (the smallest grant the caller can use), harvest, active_s (how long a
--- harvest counts as active after it last asked), fair_wait_ms
+-- harvest counts as active after it last asked), fair_wait_ms, bucket (this bucket's name)
 -- Returns {1, granted_records, requests_left, records_left, probe} (probe 1: TikTok looks down
 --      and this call is the one that may find out whether it is back)
 --      or {0, wait_ms, requests_left, records_left, why} when the bucket cannot serve the call,
@@ -87,6 +88,7 @@ end
 
 -- Spend the day to the last record: a call may get a smaller page than it asked for.
 local grant = math.min(want, limit_records - records)
+redis.call('SADD', KEYS[6], ARGV[10])
 redis.call('HINCRBY', KEYS[1], 'requests', 1)
 redis.call('HINCRBY', KEYS[1], 'records', grant)
 redis.call('HINCRBY', shares, harvest, 1)

@@ -97,8 +97,9 @@ class CredentialRejected(PermanentError):
 class QuotaWait(Exception):
     """Raised inside a handler when the bucket cannot serve: the message is parked."""
 
-    def __init__(self, wait_s: float, why: str = "day_spent"):
+    def __init__(self, wait_s: float, why: str = "day_spent", *, credential: str | None = None):
         self.wait_s = wait_s
-        # throttled, day_spent, fair_share or api_down: a label for metrics and logs
+        # throttled, day_spent, fair_share, api_down or no_valid_key: a label for metrics and logs
         self.why = why
+        self.credential = credential  # the key whose bucket decided the wait
         super().__init__(f"waiting for quota ({why}) for {wait_s:.0f}s")
