@@ -260,7 +260,8 @@ def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int
     if finished_at is not None:
         return "done"
     if parked:
-        return "waiting_for_quota"
+        # No key of the project valid today: waiting for one to be added, not for midnight.
+        return "access_expired" if "access_expired_at" in meta else "waiting_for_quota"
     if stats.get("requests", 0) or stats.get("pages", 0):
         return "running"
     return "queued"

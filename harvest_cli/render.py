@@ -10,6 +10,7 @@ from schemas.status import HarvestStatus
 STATE_STYLE = {
     "done": "green", "failed": "bold red", "waiting_for_quota": "yellow",
     "running": "cyan", "queued": "dim", "paused": "magenta", "cancelled": "dim red",
+    "access_expired": "bold yellow",
 }
 
 
@@ -42,7 +43,7 @@ def status_panel(s: HarvestStatus) -> Table:
     table.add_column()
     for label, value in (
         ("harvest", s.id),
-        ("state", f"[{STATE_STYLE.get(s.state, '')}]{s.state}[/]" + _held_text(s)),
+        ("state", f"[{STATE_STYLE.get(s.state, '')}]{s.state}[/]" + _state_note(s)),
         ("period", s.period),
         ("windows", f"{s.windows_done}/{s.windows_total} done"),
         ("pages", f"{s.pages:,}"),
@@ -98,7 +99,10 @@ def _key_parts(s: HarvestStatus) -> str:
     return " (" + ", ".join(f"{name}: {n:,}" for name, n in sorted(s.requests_by_key.items())) + ")"
 
 
-def _held_text(s: HarvestStatus) -> str:
+def _state_note(s: HarvestStatus) -> str:
+    if s.state == "access_expired":
+        return (" (no key of the project is valid today: add one to the credentials file and the harvest "
+                f"goes on by itself; {s.windows_total - s.windows_done:,} windows undone)")
     if s.state != "paused":
         return ""
     return f" ({s.messages_held:,} messages held until `resume`)"

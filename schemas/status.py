@@ -5,7 +5,7 @@ from typing import Literal
 import msgspec
 
 HarvestState = Literal[
-    "queued", "running", "waiting_for_quota", "done", "failed", "paused", "cancelled"
+    "queued", "running", "waiting_for_quota", "access_expired", "done", "failed", "paused", "cancelled"
 ]
 
 

@@ -111,7 +111,7 @@ def _park(ctx: WorkerContext, harvest_id: str, unit: str, message, wait: QuotaWa
     holding the old token and is dropped, so the unit never runs twice. The copy names the
     old token as its predecessor, so if it wakes before the hand-over (this thread stalled)
     it takes the unit over itself instead of being dropped."""
-    ctx.store.park(harvest_id, unit)
+    ctx.store.park(harvest_id, unit, wait.why)
     plan = ctx.store.plan(harvest_id)
     assert plan is not None  # loaded (and cached) by the handler that raised QuotaWait
     metrics.quota_wait(wait.credential or plan.credential, wait.why)

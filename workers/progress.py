@@ -42,6 +42,7 @@ class HarvestStore(Harvests):
             pipe.hincrby(self.keys.stats(harvest), f"requests_{endpoint}", 1)
             pipe.hincrby(self.keys.stats(harvest), f"{KEY_REQUESTS_PREFIX}{credential}", 1)
             pipe.hset(self.keys.meta(harvest), "last_call_at", f"{time.time():.3f}")
+            pipe.hdel(self.keys.meta(harvest), "access_expired_at")
             pipe.execute()
 
     def mark_fetched(self, delivery: Delivery, reservation: str) -> None:
@@ -120,9 +121,13 @@ class HarvestStore(Harvests):
         """Hold a unit's message while the harvest is paused; False when it is not paused."""
         return bool(self._hold(keys=[self.keys.meta(harvest), self.keys.held(harvest)], args=[unit, message]))
 
-    def park(self, harvest: str, unit: str) -> None:
+    def park(self, harvest: str, unit: str, why: str = "") -> None:
+        """The unit waits for quota; `why` no_valid_key: no key of the project is valid today
+        (the harvest shows `access_expired` until a call goes out again)."""
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.sadd(self.keys.parked(harvest), unit)
             pipe.hincrby(self.keys.stats(harvest), "quota_waits", 1)
+            if why == "no_valid_key":
+                pipe.hset(self.keys.meta(harvest), "access_expired_at", f"{time.time():.3f}")
             pipe.execute()
 

@@ -8,10 +8,14 @@ import os
 import time
 
 import pytest
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import CurrentMessage
 
+from core import messages
 from core.keys import budget_bucket
 from schemas.messages import UserTask
-from tests.unit.conftest import CLIENT_KEY, CLIENT_SECRET, CREDENTIAL, USER_INFO, user_body
+from tests.unit.conftest import CLIENT_KEY, CLIENT_SECRET, CREDENTIAL, USER_INFO, queued, user_body
+from workers import actors
 from workers.quota.keys_of_project import keys_to_try, paid_with, payer
 from workers.tiktok.errors import QuotaWait
 from workers.users import handle_user
@@ -112,3 +116,29 @@ def test_a_payment_note_names_its_key_and_an_older_note_means_the_plans():
     assert payer(paid_with("climate-second", "h|u|d:1"), "research", "climate-key") == ("climate-second", "h|u|d:1")
     assert payer(paid_with("k", "r"), "follows", "climate-key") == (budget_bucket("k", "follows"), "r")
     assert payer("h|u|d:1", "research", "climate-key") == ("climate-key", "h|u|d:1")
+
+
+def test_a_harvest_whose_last_key_expired_shows_access_expired_and_goes_on_when_a_key_is_added(
+        global_context, plan, tiktok, settings):
+    ctx = global_context
+    expired = key_table(CREDENTIAL, "climate", daily_requests=10, start=TODAY - dt.timedelta(days=400),
+                        end=TODAY - dt.timedelta(days=1))
+    rewrite(settings, expired)
+    message = messages.build(UserTask(plan.id, "alice"))
+    run_actor(message, actors.fetch_user)
+    assert ctx.store.status(plan.id).state == "access_expired"
+    (parked,) = queued(ctx.redis, "users.DQ")  # looked at again later, not dropped
+    rewrite(settings, expired, key_table("climate-renewed", "climate", daily_requests=10))
+    tiktok.add_user("alice", user_body())
+    run_actor(parked, actors.fetch_user)
+    assert ctx.store.status(plan.id).state != "access_expired"
+    assert requests_on(ctx, "climate-renewed") == 1
+
+
+def run_actor(message, actor) -> None:
+    middleware = CurrentMessage()
+    middleware.before_process_message(None, MessageProxy(message))
+    try:
+        actor(message.args[0])
+    finally:
+        middleware.after_process_message(None, None)
