@@ -12,7 +12,10 @@
 4. recovery: how long a SIGKILLed worker's messages wait before another worker gets them;
 5. finishing: expanding the authors into the video records of a 100,000-video harvest;
 6. Redis memory: the bytes a harvest's keys take while it runs, when it is done, and what
-   stays for the retention once the per-video claims have expired.
+   stays for the retention once the per-video claims have expired;
+7. quota efficiency: a slow and an eager harvest sharing a key from noon to midnight (the
+   bucket's clock simulated): the day's budget used while work is queued, and the bucket
+   calls a parked message makes per minute.
 """
 
 import os
@@ -25,6 +28,7 @@ from benchmarks.finishing import measure_finishing
 from benchmarks.fleet_run import Bench
 from benchmarks.language import measure_language
 from benchmarks.our_code import measure_our_code
+from benchmarks.quota_efficiency import DAY_LIMIT, ROUND_TRIPS_PER_WAKE, measure_quota_efficiency
 from benchmarks.recovery import measure_recovery
 from benchmarks.redis_memory import measure_redis_memory
 from benchmarks.sequential import sequential_harvest
@@ -115,6 +119,14 @@ def main() -> int:
             line("harvest done after", f"{finished:.1f} s")
         finally:
             bench.close()
+        print("Quota efficiency: a slow harvest (one call every 2 min) and an eager one share a key, noon to midnight")
+        q = measure_quota_efficiency(redis_url)
+        line("the day's budget used while work was queued",
+             f"{100 * q.used / DAY_LIMIT:.1f}% ({q.slow} slow, {q.eager} eager)")
+        line("bucket calls per parked message per minute", f"{q.takes_per_parked_minute:.1f} "
+                                                           f"(~{q.takes_per_parked_minute * ROUND_TRIPS_PER_WAKE:.0f} "
+                                                           "Redis round trips)")
+        line("simulated in", f"{q.seconds:.0f} s")
         print("Finishing: authors expanded into 1,000 pages of video records (100,000 videos, 20,000 authors)")
         seconds, per_page, peak_mib = measure_finishing(Path(tmp) / "finishing")
         line("rewrite of every page", f"{seconds:.1f} s ({per_page:.1f} ms per page)")

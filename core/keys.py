@@ -51,6 +51,11 @@ class Keys:
         """Hash: harvest id -> requests it took from the credential's bucket that UTC day."""
         return f"{self.quota_shares_prefix(credential)}:{day}"
 
+    def quota_rate_prefix(self, credential: str) -> str:
+        """Prefix of hashes, one per minute slot (appended by take.lua): harvest -> requests it
+        took from the bucket in that minute (its recent rate, for the fair share)."""
+        return f"{self.namespace}:quota:{credential}:rate"
+
     def quota_failing(self, credential: str) -> str:
         """Sorted set: harvest|unit -> when its last call failed with an outage sign, until a
         call of it succeeds (see workers/quota/api_failed.lua)."""

@@ -43,6 +43,8 @@ log = structlog.get_logger(__name__)
 # a tenth of the wait, between 1 and 10 seconds.
 PARK_JITTER_S = (1.0, 10.0)
 MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
+MAX_FAIR_WAIT_S = 30.0
+FAIR_BACK_OFF_STEPS = 8  # doublings counted at most: the wait is at its longest well before
 # A message that gave way comes back after this long (plus the other hold's rest, when busy).
 GIVE_WAY_S = (1.0, 3.0)
 
@@ -115,10 +117,16 @@ def _park(ctx: WorkerContext, harvest_id: str, unit: str, message, wait: QuotaWa
     plan = ctx.store.plan(harvest_id)
     assert plan is not None  # loaded (and cached) by the handler that raised QuotaWait
     metrics.quota_wait(wait.credential or plan.credential, wait.why)
-    jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait.wait_s / 10))
-    delay_s = min(MAX_PARK_S, wait.wait_s + random.uniform(0, jitter_s))
+    # Fair-share waits back off: a message that keeps meeting them asks less and less often
+    # (1, 2, 4 ... 30 s), instead of every second or two all day.
+    fair = wait.why == "fair_share"
+    repeats = min(message.options.get("fair_waits", 0), FAIR_BACK_OFF_STEPS) if fair else 0
+    wait_s = min(wait.wait_s * 2 ** repeats, MAX_FAIR_WAIT_S) if fair else wait.wait_s
+    jitter_s = min(PARK_JITTER_S[1], max(PARK_JITTER_S[0], wait_s / 10))
+    delay_s = min(MAX_PARK_S, wait_s + random.uniform(0, jitter_s))
     old, new = lease_token(message), uuid.uuid4().hex
-    ctx.broker.enqueue(message.copy(options={"lease_token": new, "predecessor": old}), delay=int(delay_s * 1000))
+    options = {"lease_token": new, "predecessor": old, "fair_waits": repeats + 1 if fair else 0}
+    ctx.broker.enqueue(message.copy(options=options), delay=int(delay_s * 1000))
     if not ctx.leases.hand_over(harvest_id, unit, old, new):
         log.info("unit_not_handed_over", harvest=harvest_id, unit=unit)
     log.info("parked_for_quota", harvest=harvest_id, unit=unit, why=wait.why, wait_s=round(delay_s))

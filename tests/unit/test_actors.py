@@ -25,6 +25,7 @@ from tests.unit.conftest import (
     video,
 )
 from workers import actors
+from workers.quota import Grant
 from workers.tiktok.errors import QuotaWait
 
 
@@ -210,3 +211,20 @@ def test_every_log_line_of_a_units_life_names_harvest_unit_window_page_and_crede
             plan.id, WINDOW, 0, plan.credential), line
         assert line["unit"] == f"page:{WINDOW}:00000"
         assert CLIENT_SECRET not in repr(line)
+
+
+def test_fair_share_waits_that_repeat_back_off(global_context, plan, fake, current, monkeypatch):
+    """A message that keeps meeting the fair share asks after 1, 2, 4 ... 30 s, not every second."""
+    ctx = global_context
+    monkeypatch.setattr(ctx.quota, "take", lambda *args, **kwargs: Grant(False, 0, 1.0, 50, 5000, "fair_share"))
+    message, delays = page_message(plan), []
+    for _ in range(7):
+        current(message)
+        before_ms = time.time() * 1000
+        actors.fetch_page(message.args[0])
+        (parked,) = [m for m in delayed(fake, "pages") if m.options["predecessor"] == actors.lease_token(message)]
+        delays.append((parked.options["eta"] - before_ms) / 1000)
+        message = parked
+    for waited, expected in zip(delays, (1, 2, 4, 8, 16, 30, 30), strict=True):
+        assert expected - 0.1 <= waited <= expected + 3.2, delays  # plus up to a tenth (1 to 10 s) of jitter
+    assert message.options["fair_waits"] == 7

@@ -2,7 +2,9 @@
 
 import datetime as dt
 import itertools
+import math
 import random
+import time
 
 import pytest
 
@@ -112,3 +114,43 @@ def test_a_request_given_back_unsent_comes_off_the_harvests_share(bucket, fake):
     assert int(fake.hget(shares_key, "b")) == 1
     bucket.settle("cred", "a", "page:x", "page:x", 0, unsent=True)  # repeated: nothing more comes off
     assert int(fake.hget(shares_key, "a")) == 0
+
+
+def at(fake, hh: int, mm: int, ss: int = 0) -> QuotaBucket:
+    """The bucket as seen at hh:mm:ss UTC today."""
+    now = time.time()
+    return QuotaBucket(fake, Keys("fair"), clock_offset_s=(now // 86400) * 86400 + hh * 3600 + mm * 60 + ss - now)
+
+
+BIG_DAY = Credential(project="p", client_key="k", client_secret="s", access_start=dt.date(2025, 1, 1),
+                     access_end=dt.date(2026, 12, 31), daily_requests=1000, daily_records=1_000_000)
+
+
+def test_a_slow_harvest_holds_back_only_what_it_can_use_before_midnight(fake):
+    """The review's case: a took 100 and now asks once every couple of minutes; b, eager, is
+    no longer stopped level with a while 400 requests would lie idle at midnight."""
+    def grant(bucket, harvest) -> bool:
+        return bucket.take("cred", BIG_DAY, harvest, f"page:{next(UNITS)}", 1).granted
+
+    early = at(fake, 20, 0)
+    assert all(grant(early, "a") for _ in range(100))
+    assert grant(at(fake, 22, 59, 0), "a")  # a's pace now: one request in the last minute
+    late = at(fake, 22, 59, 30)
+    b = 0
+    while grant(late, "b"):
+        b += 1
+    # a's pace is taken as one request per ACTIVE_S at least (it asked once lately) for the
+    # 60.5 minutes left, times 1.5, plus 3: 40 held for it, where the old rule held back a whole
+    # catch-up (b would have stopped level with a, near 450).
+    held_for_a = math.ceil(3630 / quota_module.ACTIVE_S * 1.5) + 3
+    assert b == 1000 - 101 - held_for_a
+    assert sum(grant(late, "a") for _ in range(held_for_a + 5)) == held_for_a  # a gets what was held
+
+
+def test_a_harvest_asking_as_often_as_the_others_still_gets_an_equal_share(fake):
+    bucket = at(fake, 12, 0)
+    shares = {"a": 0, "b": 0}
+    for _ in range(1500):
+        for harvest in ("a", "b", "b"):  # b asks twice as often, a keeps asking
+            shares[harvest] += bucket.take("cred", BIG_DAY, harvest, f"page:{next(UNITS)}", 1).granted
+    assert sum(shares.values()) == 1000 and abs(shares["a"] - shares["b"]) <= 1, shares

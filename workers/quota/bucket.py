@@ -37,6 +37,13 @@ GRACE_PAUSE_S = 600
 ACTIVE_S = 150
 # A harvest that must let the others catch up asks again after this long.
 FAIR_WAIT_S = 1.0
+# What is held back for a harvest behind is at most what it can plausibly use before the
+# reset: its requests in the last RATE_SLOT_S or so (ten minutes: a harvest asking every few
+# minutes has a steady rate) as a rate, at least one per ACTIVE_S, times the time left, times
+# PLAUSIBLE_FACTOR, plus PLAUSIBLE_SLACK.
+RATE_SLOT_S = 600
+PLAUSIBLE_FACTOR = 1.5
+PLAUSIBLE_SLACK = 3
 # An outage: this many distinct units failing with no success in between. Three, not two: a
 # couple of concurrent random 500s (user info has them for no reason) is not an outage.
 OUTAGE_AFTER_UNITS = 3
@@ -94,9 +101,11 @@ class QuotaBucket:
         keys = self._keys
         ok, amount, requests_left, records_left, *more = self._take(
             keys=[keys.quota(credential), keys.reservations_prefix(credential), keys.quota_active(credential),
-                  keys.quota_shares_prefix(credential), keys.meta(harvest), keys.buckets_used(harvest)],
+                  keys.quota_shares_prefix(credential), keys.meta(harvest), keys.buckets_used(harvest),
+                  keys.quota_rate_prefix(credential)],
             args=[limits.daily_requests, limits.daily_records, want_records, reservation,
-                  self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000), credential],
+                  self._offset, least_records, harvest, ACTIVE_S, int(FAIR_WAIT_S * 1000), credential,
+                  RATE_SLOT_S, PLAUSIBLE_FACTOR, PLAUSIBLE_SLACK],
         )
         if ok:
             return Grant(True, int(amount), 0.0, int(requests_left), int(records_left), probe=bool(int(more[0])))

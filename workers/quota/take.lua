@@ -2,10 +2,12 @@
 -- KEYS[1] bucket hash, KEYS[2] reservation-hash prefix, KEYS[3] active-harvests sorted set,
 -- KEYS[4] shares-hash prefix (the UTC day number is appended to both prefixes), KEYS[5] the
 -- harvest's meta hash (its state: a paused or cancelled harvest takes nothing), KEYS[6] the
--- harvest's set of buckets it took from (so it can leave every one of them when it ends)
+-- harvest's set of buckets it took from (so it can leave every one of them when it ends),
+-- KEYS[7] rate-hash prefix (the minute slot is appended: harvest -> requests taken in it)
 -- ARGV: daily_requests, daily_records, want, reservation (one per take: settled once),
 -- clock_offset_s, least (the smallest grant the caller can use), harvest, active_s (how long a
--- harvest counts as active after it last asked), fair_wait_ms, bucket (this bucket's name)
+-- harvest counts as active after it last asked), fair_wait_ms, bucket (this bucket's name),
+-- rate_slot_s, plausible_factor, plausible_slack (see the fair share below)
 -- Returns {1, granted_records, requests_left, records_left, probe} (probe 1: TikTok looks down
 --      and this call is the one that may find out whether it is back)
 --      or {0, wait_ms, requests_left, records_left, why} when the bucket cannot serve the call,
@@ -55,8 +57,16 @@ end
 -- Fair share of the day's requests: a harvest may run ahead of the other active harvests only
 -- as far as the requests left after this one still let each of them catch up, so the day
 -- ends with equal counts for harvests that kept asking. The harvest furthest behind may
--- always take, so harvests never block each other.
+-- always take, so harvests never block each other. What is held back for another harvest is
+-- no more than it can plausibly use before the reset at its recent rate (requests taken in
+-- the last ten minutes or so, at least one per active_s, times a margin): a harvest that asks once every few minutes keeps
+-- its pace, and the budget it cannot use goes to the others instead of lying idle at midnight.
 local shares = KEYS[4] .. ':' .. day
+local slot_s = tonumber(ARGV[11])
+local slot = math.floor(now / slot_s)
+local weight_before = 1 - (now - slot * slot_s) / slot_s
+local rate_now, rate_before = KEYS[7] .. ':' .. slot, KEYS[7] .. ':' .. (slot - 1)
+local until_reset_s = (day + 1) * 86400 - now
 local mine = tonumber(redis.call('HGET', shares, harvest)) or 0
 local lead, furthest_behind = 0, true
 for _, other in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
@@ -65,7 +75,16 @@ for _, other in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
     if theirs < mine then
       furthest_behind = false
     end
-    lead = lead + math.max(0, mine + 1 - theirs)
+    local catch_up = mine + 1 - theirs
+    if catch_up > 0 then
+      local recent = (tonumber(redis.call('HGET', rate_now, other)) or 0)
+          + (tonumber(redis.call('HGET', rate_before, other)) or 0) * weight_before
+      -- An active harvest asks at least once per active_s (else it would not be active): the
+      -- floor of its rate, and all that is known of one that only just began.
+      local rate = math.max(recent / slot_s, 1 / tonumber(ARGV[8]))
+      local plausible = math.ceil(rate * until_reset_s * tonumber(ARGV[12])) + tonumber(ARGV[13])
+      lead = lead + math.min(catch_up, plausible)
+    end
   end
 end
 local left_after = limit_requests - requests - 1
@@ -92,6 +111,8 @@ redis.call('SADD', KEYS[6], ARGV[10])
 redis.call('HINCRBY', KEYS[1], 'requests', 1)
 redis.call('HINCRBY', KEYS[1], 'records', grant)
 redis.call('HINCRBY', shares, harvest, 1)
+redis.call('HINCRBY', rate_now, harvest, 1)
+redis.call('EXPIRE', rate_now, 3 * slot_s)
 redis.call('EXPIRE', shares, 2 * 86400)
 local resv = KEYS[2] .. ':' .. day
 redis.call('HINCRBY', resv, ARGV[4], grant)
