@@ -1,17 +1,22 @@
 """The credentials file (core/credentials.py) read from hostile or careless TOML: every
-problem is a CredentialsError naming the credential and the field, and never the secret."""
+problem is a CredentialsError naming the credential and the field, and never the secret. A
+file that cannot be used is refused whole; a credential table wrong on its own is left out,
+and the others load."""
 
 import datetime as dt
 import tomllib
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.credentials import (
     MAX_CREDENTIALS_BYTES,
     CredentialsError,
+    CredentialStore,
     load_credentials,
+    read_credentials,
 )
 from schemas.credentials import Credential
 
@@ -41,11 +46,21 @@ def write(tmp_path, content: str | bytes):
 
 
 def refusal(tmp_path, content) -> CredentialsError:
+    """The error that refuses the whole file."""
     with pytest.raises(CredentialsError) as caught:
         load_credentials(write(tmp_path, content))
     message = str(caught.value)
     assert SECRET not in message and KEY not in message
     return caught.value
+
+
+def left_out(tmp_path, content, name: str = "climate-key") -> CredentialsError:
+    """Why the credential `name` was left out of a file that loads otherwise."""
+    read = read_credentials(write(tmp_path, content))
+    assert name not in read.usable and name not in load_credentials(write(tmp_path, content))
+    error = read.refused[name]
+    assert SECRET not in str(error) and KEY not in str(error)
+    return error
 
 
 def test_a_well_formed_file_loads_every_credential(tmp_path):
@@ -83,14 +98,14 @@ def test_the_daily_limits_default_to_tiktoks(tmp_path):
     ("colour", '"blue"'),
 ])
 def test_a_wrong_value_names_the_credential_and_the_field(tmp_path, field, value):
-    error = refusal(tmp_path, toml(**{field: value}))
+    error = left_out(tmp_path, toml(**{field: value}))
     assert (error.credential, error.field) == ("climate-key", field)
     assert "`climate-key`" in str(error) and f"`{field}`" in str(error)
 
 
 @pytest.mark.parametrize("field", ["project", "client_key", "client_secret", "access_start", "access_end"])
 def test_a_missing_field_names_the_credential_and_the_field(tmp_path, field):
-    error = refusal(tmp_path, toml(**{field: None}))
+    error = left_out(tmp_path, toml(**{field: None}))
     assert (error.credential, error.field) == ("climate-key", field)
 
 
@@ -128,13 +143,45 @@ def test_malformed_toml_inside_a_credential_names_its_table(tmp_path):
 @pytest.mark.parametrize("content, problem", [
     ("credentials = 5\n", "credentials"),
     ("[other]\nx = 1\n", "other"),
-    ("[credentials]\nname = 5\n", "name"),
-    ('[credentials."\\u001b[2J"]\nproject = "x"\n', "name"),
-    (f'[credentials."{"n" * 101}"]\nproject = "x"\n', "name"),
 ])
 def test_a_file_not_shaped_as_credentials_tables_is_refused(tmp_path, content, problem):
-    error = refusal(tmp_path, content)
-    assert problem in str(error) and "\x1b" not in str(error)
+    assert problem in str(refusal(tmp_path, content))
+
+
+@pytest.mark.parametrize("content, name", [
+    ("[credentials]\nname = 5\n", "name"),
+    ('[credentials."\\u001b[2J"]\nproject = "x"\n', "\\x1b[2J"),
+    (f'[credentials."{"n" * 101}"]\nproject = "x"\n', "n" * 101),
+])
+def test_a_credential_that_is_not_a_table_or_badly_named_is_left_out(tmp_path, content, name):
+    error = left_out(tmp_path, toml("good") + content, name)
+    assert error.field == "name" and "\x1b" not in str(error)
+    assert list(read_credentials(write(tmp_path, toml("good") + content)).usable) == ["good"]
+
+
+def test_one_malformed_credential_leaves_the_others_loaded(tmp_path):
+    content = toml("first") + toml("broken", access_end="2024-12-31") + toml("last", project='"elections"')
+    read = read_credentials(write(tmp_path, content))
+    assert sorted(read.usable) == ["first", "last"]
+    assert list(read.refused) == ["broken"] and read.refused["broken"].field == "access_end"
+
+
+def test_a_credential_left_out_is_logged_by_name_and_field_without_its_values(tmp_path):
+    path = write(tmp_path, toml() + toml("broken", daily_requests="0"))
+    with structlog.testing.capture_logs() as lines:
+        assert list(load_credentials(path)) == ["climate-key"]
+    assert [(line["event"], line["log_level"], line["credential"], line["field"]) for line in lines] == [
+        ("credential_left_out", "warning", "broken", "daily_requests")]
+    assert SECRET not in repr(lines) and KEY not in repr(lines)
+
+
+def test_the_store_says_what_is_wrong_with_a_credential_left_out(tmp_path):
+    store = CredentialStore(write(tmp_path, toml() + toml("broken", client_secret='""')))
+    assert store.get("climate-key").project == "climate"
+    with pytest.raises(CredentialsError, match="`broken`, field `client_secret`: is empty"):
+        store.get("broken")
+    with pytest.raises(CredentialsError, match="`unknown` is not in"):
+        store.get("unknown")
 
 
 def test_a_file_larger_than_the_limit_is_refused(tmp_path):
@@ -193,16 +240,16 @@ def shape(text: str) -> dict | None:
 def test_any_credentials_file_loads_or_is_refused_naming_the_credential_without_the_secret(tmp_path, content):
     path = write(tmp_path, content)
     try:
-        loaded = load_credentials(path)
+        read = read_credentials(path)
     except CredentialsError as error:
         message = str(error)
         assert SECRET not in message and KEY not in message and message.isprintable()
-        tables = shape(content) if isinstance(content, str) else None
-        if tables is not None:  # a TOML credential table: the error is about it, and names a field
-            name = next(iter(tables))
-            assert error.credential == name and error.field, message
-            assert f"`{error.field}`" in message
+        assert shape(content if isinstance(content, str) else "") is None  # a well-shaped file is never refused
         return
-    assert all(isinstance(credential, Credential) for credential in loaded.values())
-    for credential in loaded.values():
+    for name, why in read.refused.items():  # a credential table left out: the error is about it, and names a field
+        message = str(why)
+        assert SECRET not in message and KEY not in message and message.isprintable()
+        assert why.field and f"`{why.field}`" in message and name not in read.usable
+    for credential in read.usable.values():
+        assert isinstance(credential, Credential)
         assert credential.access_start <= credential.access_end and credential.daily_requests >= 1

@@ -11,7 +11,7 @@ import structlog
 from typer.testing import CliRunner
 
 from core import config
-from core.credentials import CredentialsError, load_credentials
+from core.credentials import load_credentials, read_credentials
 from core.redaction import MASK, mask_url, register_credentials, scrub, scrub_data
 
 # Values no other test uses: the registry is process-wide.
@@ -118,11 +118,18 @@ def test_loading_a_credentials_file_registers_its_secret_and_key(tmp_path):
     assert scrub(f"echo {secret} rdx-loaded-key-0001") == f"echo {MASK} {MASK}"
 
 
-def test_a_refused_credentials_file_still_registers_its_secret(tmp_path):
+def test_a_credential_left_out_still_registers_its_secret(tmp_path):
     secret = "rdx-refused-secret-55aa"
-    with pytest.raises(CredentialsError) as caught:
-        load_credentials(_credentials_file(tmp_path / "c.toml", secret, access_end=dt.date(2024, 1, 1)))
-    assert secret not in str(caught.value)
+    read = read_credentials(_credentials_file(tmp_path / "c.toml", secret, access_end=dt.date(2024, 1, 1)))
+    assert not read.usable and secret not in str(read.refused["rdx"])
+    assert scrub(secret) == MASK
+
+
+def test_a_credential_left_out_before_its_types_are_checked_still_registers_its_secret(tmp_path):
+    secret = "rdx-untyped-secret-93bd"
+    path = _credentials_file(tmp_path / "c.toml", secret)
+    path.write_text(path.read_text() + "daily_requests = true\n")
+    assert read_credentials(path).refused["rdx"].field == "daily_requests"
     assert scrub(secret) == MASK
 
 
