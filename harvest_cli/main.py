@@ -10,6 +10,7 @@ from harvest_cli import control, dead, demo, export, intake_schema, purge, worke
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 from harvest_cli.credentials import app as credentials_app
 from harvest_cli.exporter import exporter_command
+from harvest_cli.plan import plan_command
 from harvest_cli.render import print_status
 from simulator.cli import simulator_command
 
@@ -33,6 +34,7 @@ app.command("pause")(control.pause_command)
 app.command("resume")(control.resume_command)
 app.command("cancel")(control.cancel_command)
 app.command("intake-schema")(intake_schema.intake_schema_command)
+app.command("plan")(plan_command)
 app.add_typer(dead.app, name="dead")
 app.add_typer(credentials_app, name="credentials")
 
@@ -91,6 +93,7 @@ def status(
     for item in statuses:
         item.storage.update(_storage_paths(settings, store.plan(item.id)))
         item.quota = _quota(settings, client, store.keys, item.credential, limits.get(item.credential), item.id)
+        item.eta_s = _eta(item, limits.get(item.credential))
     if as_json:
         document = statuses[0] if harvest_id else statuses
         typer.echo(msgspec.json.encode(document).decode())
@@ -118,6 +121,24 @@ def _quota(settings, client, keys, credential: str, limits, harvest: str):
     return QuotaStatus(credential, view.requests_used, view.records_used, view.requests_left,
                        view.records_left, view.reset_in_s, view.spent_for_s, view.harvest_requests,
                        view.harvests_sharing, view.tiktok_down_for_s, view.next_probe_in_s)
+
+
+def _eta(status, credential) -> float | None:
+    """A rough time to finish, quota waits included (workers/exporter/eta.py), from the
+    harvest's pace and its credential's research budget today."""
+    import time
+
+    from core.keys import RESEARCH
+    from workers.exporter.eta import eta_seconds
+    from workers.exporter.quota import BudgetReading
+
+    q = status.quota
+    budgets = {}
+    if q is not None and credential is not None:
+        budgets[RESEARCH] = BudgetReading(status.credential, RESEARCH, q.requests_used, q.records_used,
+                                          credential.daily_requests, credential.daily_records, q.resets_in_s,
+                                          q.spent_for_s, q.tiktok_down_for_s > 0, q.harvests_sharing)
+    return eta_seconds(status, budgets, time.time())
 
 
 def _storage_paths(settings, plan) -> dict[str, str]:

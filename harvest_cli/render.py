@@ -54,6 +54,7 @@ def status_panel(s: HarvestStatus) -> Table:
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
         *_quota_rows(s),
+        *_eta_rows(s),
         *_forget_rows(s),
     ):
         table.add_row(label, value)
@@ -129,6 +130,13 @@ def _quota_rows(s: HarvestStatus) -> list[tuple[str, str]]:
         rows.append(("", f"[yellow]TikTok looks down for {dt.timedelta(seconds=round(q.tiktok_down_for_s))}: "
                          f"waiting, next probe in {round(q.next_probe_in_s)} s[/]"))
     return rows
+
+
+def _eta_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    if s.eta_s is None or s.state == "done":
+        return []
+    return [("done in", f"about {dt.timedelta(seconds=round(s.eta_s))} (a rough guess from its pace so far, "
+                        "quota waits included)")]
 
 
 def _forget_rows(s: HarvestStatus) -> list[tuple[str, str]]:

@@ -71,3 +71,5 @@ class HarvestStatus(msgspec.Struct):
     # Requests spent on each of the project's keys (TikTok credentials) it used, by name.
     requests_by_key: dict[str, int] = msgspec.field(default_factory=dict)
     quota: QuotaStatus | None = None
+    # Seconds until done, roughly, quota waits included (`status` only; None: nothing to go on).
+    eta_s: float | None = None

@@ -281,6 +281,8 @@ def test_harvests_sharing_a_credential_get_equal_halves_of_its_day(harvest_env, 
     document = json.loads(cli("status", first_id, "--json", env=env).stdout)
     assert document["quota"]["requests_used"] == 400 and document["quota"]["requests_left"] == 0
     assert document["quota"]["harvest_requests"] == shares[0] and document["quota"]["harvests_sharing"] == 2
+    # Waiting for the day's reset: its rough time to finish counts the wait.
+    assert document["eta_s"] is not None and document["eta_s"] >= document["quota"]["resets_in_s"]
     table = cli("status", second_id, env=dict(env, COLUMNS="200")).stdout
     assert f"{shares[1]:,} of them by this harvest, which shares the day evenly with 1 other harvest" in table
 

@@ -46,3 +46,10 @@ def test_each_keys_part_of_the_requests_shows_when_there_are_several():
     assert "(climate-a" not in rendered(status)
     status.requests_by_key.update({"climate-a": 50, "climate-b": 30})
     assert "80 (climate-a: 50, climate-b: 30)" in rendered(status)
+
+
+def test_a_harvest_in_progress_shows_a_rough_time_to_finish():
+    status = a_status(video_query=EndpointStatus(10, 900, 10, 2, 4))
+    assert "done in" not in rendered(status)
+    status.eta_s = 3 * 3600 + 125
+    assert "about 3:02:05" in rendered(status)
