@@ -15,7 +15,9 @@
    stays for the retention once the per-video claims have expired;
 7. quota efficiency: a slow and an eager harvest sharing a key from noon to midnight (the
    bucket's clock simulated): the day's budget used while work is queued, and the bucket
-   calls a parked message makes per minute.
+   calls a parked message makes per minute;
+8. threads: 2 processes with 4, 8, 16 and 32 threads at 300 ms of latency against the
+   sequential client, and the midnight burst of 50 keys (benchmarks/threads.py).
 """
 
 import os
@@ -32,6 +34,7 @@ from benchmarks.quota_efficiency import DAY_LIMIT, ROUND_TRIPS_PER_WAKE, measure
 from benchmarks.recovery import measure_recovery
 from benchmarks.redis_memory import measure_redis_memory
 from benchmarks.sequential import sequential_harvest
+from benchmarks.threads import KEYS, PER_KEY, measure_burst, measure_threads
 from core.config import Settings
 from core.logs import configure_logging
 
@@ -112,6 +115,12 @@ def main() -> int:
             line("fleet, 2 processes x 4 threads", f"{fleet.seconds:.1f} s for {fleet.requests} requests")
             line("one sequential client", f"{seq_seconds:.1f} s for {seq_requests} requests")
             line("speed-up", f"{seq_seconds / fleet.seconds:.1f}x")
+            print(" threads per process (2 processes, the same harvest):")
+            for threads in (4, 8, 16, 32):
+                t = measure_threads(bench, LATENCY_SPEC, threads)
+                line(f"{threads} threads", f"{t.seconds:.1f} s ({seq_seconds / t.seconds:.1f}x), worker CPU "
+                                           f"{t.worker_cpu_s:.1f} s, {t.worker_rss_mib:.0f} MiB, "
+                                           f"{t.redis_commands_per_call:.0f} Redis commands per call")
 
             print("Recovery after kill -9 (300 ms latency, the only worker killed mid-harvest)")
             recovered, finished = measure_recovery(bench, LATENCY_SPEC | {"id": "bench_recovery"})
@@ -127,6 +136,13 @@ def main() -> int:
                                                            f"(~{q.takes_per_parked_minute * ROUND_TRIPS_PER_WAKE:.0f} "
                                                            "Redis round trips)")
         line("simulated in", f"{q.seconds:.0f} s")
+        print(f"Midnight burst: {KEYS} keys, each with a day of work queued ({PER_KEY} requests a key here), "
+              "300 ms latency, 2 processes")
+        for threads in (8, 16, 32):
+            b = measure_burst(Path(tmp), redis_url, LATENCY_SPEC | {"period": "20240101-20240630"}, threads)
+            line(f"{threads} threads: every key's day spent after", f"{b.all_spent_s:.1f} s (the last key's first "
+                 f"request after {b.last_first_request_s:.1f} s; days ended {b.spent_spread_s:.1f} s apart; "
+                 f"worker CPU {b.worker_cpu_s:.0f} s)")
         print("Finishing: authors expanded into 1,000 pages of video records (100,000 videos, 20,000 authors)")
         seconds, per_page, peak_mib = measure_finishing(Path(tmp) / "finishing")
         line("rewrite of every page", f"{seconds:.1f} s ({per_page:.1f} ms per page)")
