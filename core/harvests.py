@@ -251,10 +251,11 @@ def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> flo
 
 
 def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int) -> HarvestState:
-    if meta.get("state") == "paused":
-        return "paused"
     if meta.get("state") == "cancelled":
         return "cancelled"
+    if meta.get("state") == "paused" and finished_at is None:
+        # (Calls in flight at the pause may still finish the harvest's last units.)
+        return "paused"
     if stats.get("dead_letters", 0) > 0:
         return "failed"
     if finished_at is not None:

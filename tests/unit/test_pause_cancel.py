@@ -150,3 +150,12 @@ def test_the_commands_say_what_happened_with_exit_codes(global_context, plan, se
     result = runner.invoke(app, ["pause", plan.id])
     assert result.exit_code == 1 and "cancelled for good" in result.output
     assert runner.invoke(app, ["cancel", "nope"]).exit_code == 1
+
+
+def test_a_harvest_whose_last_units_finish_after_the_pause_shows_done(global_context, plan, fake):
+    ctx = global_context
+    control.pause(fake, ctx.keys, plan.id)
+    ctx.store.mark_finished(plan.id)  # the calls in flight at the pause were its last units
+    assert ctx.store.status(plan.id).state == "done"
+    with pytest.raises(control.ControlRefused, match="done"):
+        control.resume(fake, ctx.keys, ctx.broker, plan.id)
