@@ -12,7 +12,9 @@ from core.messages import COMMENTS_QUEUE, INTAKE_QUEUE, LISTS_QUEUE, PAGES_QUEUE
 
 def worker_command(
     processes: int = typer.Option(2, "--processes", "-p", help="Worker processes."),
-    threads: int = typer.Option(4, "--threads", "-t", help="Threads per process (API calls in flight)."),
+    # Calls wait on the network: at 300 ms of latency 16 threads finish a harvest 12 times sooner than
+    # one sequential client, 4 threads 6.6 times, for the same CPU (make bench).
+    threads: int = typer.Option(16, "--threads", "-t", help="Threads per process (API calls in flight)."),
     redis_url: str | None = typer.Option(None, envvar="REDIS_URL", help="Redis to use."),
     api_base_url: str | None = typer.Option(None, envvar="TIKTOK_API_BASE_URL", help="TikTok API base URL."),
     data_dir: Path | None = typer.Option(None, envvar="HARVEST_DATA_DIR", help="iCANDID storage root."),

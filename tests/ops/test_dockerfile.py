@@ -80,7 +80,7 @@ def test_dockerfile_entrypoint_and_cmd_are_real_cli_commands():
     entrypoint = [exec_form(a) for k, a in stage if k == "ENTRYPOINT"]
     cmd = [exec_form(a) for k, a in stage if k == "CMD"]
     assert entrypoint == [["tiktok-harvest"]], entrypoint
-    assert cmd == [["worker", "--processes", "2", "--threads", "4"]], cmd
+    assert cmd == [["worker", "--processes", "2", "--threads", "16"]], cmd
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert "tiktok-harvest" in scripts, "ENTRYPOINT names a script pyproject does not install"
     check_cli_invocation(cmd[0])
