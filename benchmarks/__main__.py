@@ -17,7 +17,9 @@
    bucket's clock simulated): the day's budget used while work is queued, and the bucket
    calls a parked message makes per minute;
 8. threads: 2 processes with 4, 8, 16 and 32 threads at 300 ms of latency against the
-   sequential client, and the midnight burst of 50 keys (benchmarks/threads.py).
+   sequential client, and the midnight burst of 50 keys (benchmarks/threads.py);
+9. the compliance refresh: requests per 10,000 stored videos, for a dense harvest and a
+   sparse one (benchmarks/refresh.py).
 """
 
 import os
@@ -33,6 +35,7 @@ from benchmarks.our_code import measure_our_code
 from benchmarks.quota_efficiency import DAY_LIMIT, ROUND_TRIPS_PER_WAKE, measure_quota_efficiency
 from benchmarks.recovery import measure_recovery
 from benchmarks.redis_memory import measure_redis_memory
+from benchmarks.refresh import measure_refresh
 from benchmarks.sequential import sequential_harvest
 from benchmarks.threads import KEYS, PER_KEY, measure_burst, measure_threads
 from core.config import Settings
@@ -48,6 +51,10 @@ USERS_SPEC = {"id": "bench_users", "project": "bench", "accounts": ["vrtnws", "h
 COMMENTS_SPEC = dict(USERS_SPEC, id="bench_comments", period="20240601-20240630", collect=["videos", "comments"])
 # One month of the demo query: ~1,000 videos, ~250 authors, ~270 requests.
 LATENCY_SPEC = dict(USERS_SPEC, id="bench_latency", period="20240601-20240630")
+# A compliance refresh of a dense harvest (the videos spec) and of a sparse one: one account,
+# two to four videos a day, so the API's 30-day window, not 100 ids, closes its batches.
+SPARSE_SPEC = {"id": "bench_refresh_sparse", "project": "bench", "accounts": ["hln_be"], "collect": ["videos"],
+               "period": "20240101-20241231"}
 
 
 def line(label: str, value: str) -> None:
@@ -121,6 +128,16 @@ def main() -> int:
                 line(f"{threads} threads", f"{t.seconds:.1f} s ({seq_seconds / t.seconds:.1f}x), worker CPU "
                                            f"{t.worker_cpu_s:.1f} s, {t.worker_rss_mib:.0f} MiB, "
                                            f"{t.redis_commands_per_call:.0f} Redis commands per call")
+
+            bench.set_latency(0)
+            print("Compliance refresh (5% of the stored videos deleted on TikTok since the harvest)")
+            for label, spec in (("dense: six regions over 2024", VIDEOS_SPEC), ("sparse: one account over 2024",
+                                                                               SPARSE_SPEC)):
+                f = measure_refresh(bench, spec | {"id": f"bench_refresh_{spec['id']}"})
+                line(f"{label}", f"{f.requests:,} requests for {f.videos:,} stored videos, {f.gone:,} gone, "
+                                 f"{f.seconds:.1f} s")
+                line("requests per 10,000 stored videos", f"{f.per_10k:.0f}")
+            bench.set_latency(300)
 
             print("Recovery after kill -9 (300 ms latency, the only worker killed mid-harvest)")
             recovered, finished = measure_recovery(bench, LATENCY_SPEC | {"id": "bench_recovery"})

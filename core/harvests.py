@@ -10,8 +10,9 @@ import msgspec
 
 from core import lua
 from core.keys import BUDGETS, Keys, budget_bucket
+from core.refreshes import refresh_status
 from schemas.spec import HarvestPlan
-from schemas.status import EndpointStatus, HarvestState, HarvestStatus
+from schemas.status import EndpointStatus, HarvestState, HarvestStatus, RefreshStatus
 
 OPEN, DONE, SPLIT, RESTARTED = "open", "done", "split", "restarted"
 # Stats field prefix: the harvest's requests on each of its project's keys.
@@ -160,14 +161,19 @@ class Harvests:
             pipe.hvals(k.users_done(harvest))
             pipe.hgetall(k.list_outcomes(harvest))
             pipe.hlen(k.held(harvest))
+            pipe.hgetall(k.refresh(harvest))
+            pipe.scard(k.refresh_served(harvest))
+            pipe.scard(k.refresh_ended(harvest))
             (stats, windows, meta, users_requested, users_done, parked, expires_ms,
-             comments_cut, user_outcomes, list_outcomes, held) = pipe.execute()
+             comments_cut, user_outcomes, list_outcomes, held, refresh, served, ended) = pipe.execute()
         stats = {key.decode(): int(value) for key, value in stats.items()}
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         windows = [w.decode() for w in windows]
         live = [w for w in windows if w in (OPEN, DONE)]
         finished_at = float(meta["finished_at"]) if "finished_at" in meta else None
         state = derive_state(meta, stats, finished_at, parked)
+        refreshed = refresh_status({key.decode(): value.decode() for key, value in refresh.items()}, served, ended,
+                                   stats.get("requests_refresh", 0))
         forget_at = None
         if expires_ms > 0:  # a done harvest: its keys expire together
             forget_at = round(time.time() + expires_ms / 1000, 3)
@@ -194,12 +200,13 @@ class Harvests:
             finished_at=finished_at,
             forget_at=forget_at,
             endpoints=_endpoints(plan, stats, len(live), live.count(DONE), users_requested, users_done,
-                                 _outcomes(user_outcomes, list_outcomes)),
+                                 _outcomes(user_outcomes, list_outcomes), refreshed),
             comments=stats.get("records_comment_list", 0),
             comments_cut=comments_cut,
             messages_held=held,
             requests_by_key={name.removeprefix(KEY_REQUESTS_PREFIX): n for name, n in stats.items()
                              if name.startswith(KEY_REQUESTS_PREFIX)},
+            refresh=refreshed,
         )
 
     def registered_status(self, harvest: str) -> HarvestStatus:
@@ -227,7 +234,8 @@ def _outcomes(user_outcomes: list[bytes], list_outcomes: dict[bytes, bytes]) -> 
 
 
 def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, users_requested: int,
-               users_done: int, outcomes: dict[str, Counter[str]]) -> dict[str, EndpointStatus]:
+               users_done: int, outcomes: dict[str, Counter[str]],
+               refresh: RefreshStatus | None) -> dict[str, EndpointStatus]:
     found = {"video_query": EndpointStatus(stats.get("requests_video_query", 0), stats.get("records", 0),
                                            stats.get("pages", 0), windows_done, windows)}
     if "users" in plan.collect:
@@ -239,6 +247,12 @@ def _endpoints(plan: HarvestPlan, stats: dict, windows: int, windows_done: int, 
                 stats.get(f"requests_{endpoint}", 0), stats.get(f"records_{endpoint}", 0),
                 stats.get(f"pages_{endpoint}", 0), stats.get(f"chains_done_{endpoint}", 0),
                 stats.get(f"chains_{endpoint}", 0), dict(outcomes[endpoint]))
+    if refresh is not None:
+        # The latest compliance refresh: its batches as chains, the videos still served as
+        # records, the videos found gone as an outcome.
+        found["refresh"] = EndpointStatus(refresh.requests, refresh.still_served, refresh.pages,
+                                          refresh.batches_done, refresh.batches,
+                                          {"gone": refresh.gone} if refresh.gone else {})
     return found
 
 

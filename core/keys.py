@@ -173,6 +173,34 @@ class Keys:
         and sent again by `resume` (producers/control.py)."""
         return f"{self.namespace}:h:{harvest}:held"
 
+    def refresh(self, harvest: str) -> str:
+        """Hash: the harvest's latest compliance refresh (core/refreshes.py): id, started_at,
+        videos, unchecked, batches, requests_before (the stats' requests_refresh when it began),
+        pages; completed_at (every batch in), decided_at and gone (the videos found gone),
+        finished_at (their records moved) and what was moved (videos_removed, ...)."""
+        return f"{self.namespace}:h:{harvest}:refresh"
+
+    def refresh_batches(self, harvest: str) -> str:
+        """Hash: batch number -> schemas.refresh.RefreshBatch (JSON), while the refresh runs."""
+        return f"{self.namespace}:h:{harvest}:refresh:batches"
+
+    def refresh_served(self, harvest: str) -> str:
+        """Set of the video ids TikTok still returned, while the refresh runs."""
+        return f"{self.namespace}:h:{harvest}:refresh:served"
+
+    def refresh_ended(self, harvest: str) -> str:
+        """Set of the batch numbers whose chain of pages has ended (for progress)."""
+        return f"{self.namespace}:h:{harvest}:refresh:ended"
+
+    def refresh_pending(self, harvest: str) -> str:
+        """Set of the refresh's units sent and not done: every batch's first page at the
+        start, then each page's next one. Empty: every answer is in."""
+        return f"{self.namespace}:h:{harvest}:refresh:pending"
+
+    def refresh_gone(self, harvest: str) -> str:
+        """Set of the video ids found gone, fixed once every batch is in."""
+        return f"{self.namespace}:h:{harvest}:refresh:gone"
+
     def harvest_keys_pattern(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:*"
 
@@ -184,7 +212,9 @@ class Keys:
                 self.done(harvest), self.fetched(harvest), self.owners(harvest), self.users_requested(harvest),
                 self.users_done(harvest), self.parked(harvest), self.chains_requested(harvest),
                 self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest),
-                self.held(harvest), self.buckets_used(harvest)]
+                self.held(harvest), self.buckets_used(harvest), self.refresh(harvest),
+                self.refresh_batches(harvest), self.refresh_served(harvest), self.refresh_ended(harvest),
+                self.refresh_pending(harvest), self.refresh_gone(harvest)]
 
     @property
     def purged_pattern(self) -> str:

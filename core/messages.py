@@ -14,6 +14,7 @@ from schemas.messages import (
     PageTask,
     PauseHarvest,
     PlaylistTask,
+    RefreshTask,
     ResumeHarvest,
     SubmitHarvest,
     UserTask,
@@ -25,6 +26,7 @@ COMMENTS_QUEUE, COMMENTS_ACTOR = "comments", "fetch_comments"
 LISTS_QUEUE, FOLLOWS_ACTOR = "lists", "fetch_follows"
 ACCOUNT_VIDEOS_ACTOR = "fetch_account_videos"  # on the lists queue too
 PLAYLIST_ACTOR = "fetch_playlist"  # and this one
+REFRESH_ACTOR = "refresh_videos"  # and the compliance refresh's batches: few, one per 100 stored videos
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 PAUSE_ACTOR, RESUME_ACTOR, CANCEL_ACTOR = "pause_harvest", "resume_harvest", "cancel_harvest"  # intake too
 
@@ -35,6 +37,7 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     FollowTask: (LISTS_QUEUE, FOLLOWS_ACTOR),
     AccountVideosTask: (LISTS_QUEUE, ACCOUNT_VIDEOS_ACTOR),
     PlaylistTask: (LISTS_QUEUE, PLAYLIST_ACTOR),
+    RefreshTask: (LISTS_QUEUE, REFRESH_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
     PauseHarvest: (INTAKE_QUEUE, PAUSE_ACTOR),
     ResumeHarvest: (INTAKE_QUEUE, RESUME_ACTOR),
@@ -42,8 +45,8 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
 }
 
 
-Task = (PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | PlaylistTask | SubmitHarvest
-        | PauseHarvest | ResumeHarvest | CancelHarvest)
+Task = (PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | PlaylistTask | RefreshTask
+        | SubmitHarvest | PauseHarvest | ResumeHarvest | CancelHarvest)
 
 
 def build(task: Task) -> dramatiq.Message:

@@ -6,7 +6,7 @@ from pathlib import Path
 import msgspec
 import typer
 
-from harvest_cli import control, dead, demo, export, intake_schema, purge, worker
+from harvest_cli import control, dead, demo, export, intake_schema, purge, refresh, worker
 from harvest_cli.common import RedisOption, connect, fail, settings_from
 from harvest_cli.credentials import app as credentials_app
 from harvest_cli.exporter import exporter_command
@@ -35,6 +35,7 @@ app.command("resume")(control.resume_command)
 app.command("cancel")(control.cancel_command)
 app.command("intake-schema")(intake_schema.intake_schema_command)
 app.command("plan")(plan_command)
+app.command("refresh")(refresh.refresh_command)
 app.add_typer(dead.app, name="dead")
 app.add_typer(credentials_app, name="credentials")
 

@@ -1,6 +1,7 @@
 """Rich tables for people; scripts use --json."""
 
 import datetime as dt
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -50,6 +51,7 @@ def status_panel(s: HarvestStatus) -> Table:
         ("videos", f"{s.records:,}"),
         ("authors", f"{s.users_done:,}/{s.users_requested:,}" + _outcome_text(_user_outcomes(s))),
         *_endpoint_rows(s),
+        *_refresh_rows(s),
         ("requests", f"{s.requests:,}" + _key_parts(s)),
         ("quota waits", f"{s.quota_waits:,}"),
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
@@ -83,6 +85,25 @@ def _endpoint_rows(s: HarvestStatus) -> list[tuple[str, str]]:
         if endpoint == "comment_list" and s.comments_cut:
             line += f"; {s.comments_cut:,} video(s) cut at TikTok's cap or the spec's limit"
         rows.append((label, line + _outcome_text(e.outcomes)))
+    return rows
+
+
+def _refresh_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    """The latest compliance refresh: its progress, then what it moved and where."""
+    r = s.refresh
+    if r is None:
+        return []
+    line = (f"{r.id}, {r.state}: {r.batches_done:,}/{r.batches:,} batches of {r.videos:,} videos, "
+            f"{r.requests:,} requests; {r.still_served:,} still served")
+    if r.gone is not None:
+        line += f", {r.gone:,} gone"
+    rows = [("refresh", line)]
+    if r.finished_at is not None:
+        removed = Path(s.storage["records"]).parent.parent / "removed" if "records" in s.storage else "removed/"
+        rows.append(("", f"moved {r.videos_removed:,} videos, {r.comments_removed:,} comments and "
+                         f"{r.acts_removed:,} likes, pins or reposts into {removed}"))
+    if r.unchecked:
+        rows.append(("", f"{r.unchecked:,} stored videos could not be asked about (no creation date)"))
     return rows
 
 

@@ -91,6 +91,23 @@ class PlaylistTask(msgspec.Struct, frozen=True):
         return f"playlist:{self.playlist_id}:{self.page:05d}"
 
 
+class RefreshTask(msgspec.Struct, frozen=True):
+    """Ask TikTok which videos of one batch of a compliance refresh it still serves: one page
+    of a `video_id IN [...]` video query. The batch's ids and dates are kept in Redis while the
+    refresh runs (core/refreshes.py), so the message names its position only."""
+
+    harvest_id: str
+    refresh_id: str  # the refresh it belongs to, e.g. "20250314T101500Z" (when it was started, UTC)
+    batch: int  # 0 for the newest videos
+    page: int = 0
+    cursor: int = 0
+    search_id: str | None = None
+
+    @property
+    def unit(self) -> str:
+        return f"refresh:{self.refresh_id}:{self.batch:05d}:{self.page:05d}"
+
+
 # --- intake: what other iCANDID services publish on the `intake` queue (ops/intake/) -----------
 # Each request may name a `request_id` (letters, digits, `.`, `_`, `:`, `-`; at most 128): its
 # answer (IntakeReply) is written under it. Without one, the answer is written under the

@@ -38,6 +38,30 @@ class EndpointStatus(msgspec.Struct):
     outcomes: dict[str, int] = msgspec.field(default_factory=dict)
 
 
+# moving: every batch is in, the records of the videos gone are being moved.
+RefreshState = Literal["running", "moving", "done"]
+
+
+class RefreshStatus(msgspec.Struct):
+    """The harvest's latest compliance refresh (`tiktok-harvest refresh`)."""
+
+    id: str
+    state: RefreshState
+    started_at: float
+    videos: int  # stored videos asked about
+    unchecked: int  # stored videos that cannot be asked about (no creation date, or an id not in digits)
+    batches: int
+    batches_done: int
+    pages: int  # answers stored (one per batch, unless TikTok pages an answer)
+    requests: int  # research requests this refresh spent
+    still_served: int  # videos TikTok still returned, so far
+    gone: int | None = None  # videos TikTok no longer serves (known once every batch is in)
+    videos_removed: int = 0  # records moved into the removal log
+    comments_removed: int = 0
+    acts_removed: int = 0  # likes, pins and reposts of the gone videos
+    finished_at: float | None = None
+
+
 class HarvestStatus(msgspec.Struct):
     id: str
     state: HarvestState
@@ -70,6 +94,7 @@ class HarvestStatus(msgspec.Struct):
     messages_held: int = 0  # paused: messages held until `resume` sends them again
     # Requests spent on each of the project's keys (TikTok credentials) it used, by name.
     requests_by_key: dict[str, int] = msgspec.field(default_factory=dict)
+    refresh: RefreshStatus | None = None  # the latest compliance refresh, if any
     quota: QuotaStatus | None = None
     # Seconds until done, roughly, quota waits included (`status` only; None: nothing to go on).
     eta_s: float | None = None

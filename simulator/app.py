@@ -33,6 +33,7 @@ import msgspec
 from simulator.comments import COMMENT_FIELDS, CommentBook
 from simulator.control import control_routes
 from simulator.corpus import Corpus
+from simulator.deletions import Deletions
 from simulator.faults import Faults, SimConfig, config_dict, update_config
 from simulator.follows import FollowBook, refuse_unless_public, username_of
 from simulator.outage import (
@@ -81,6 +82,7 @@ class SimulatorApp:
         self.follows = FollowBook(corpus, self.faults)
         self.user_videos = UserVideos(corpus, self.faults, self.follows)
         self.playlists = PlaylistBook(corpus, self.faults)
+        self.deletions = Deletions(corpus)  # videos a test deleted (the compliance refresh's)
         if config is not None:
             self.set_config(**config_dict(config))  # also starts a timed outage's countdown
         self._matches = MatchCache(corpus)

@@ -13,6 +13,14 @@ Ground truth (each ``POST``, answering 400 ``{"error"}`` for a body it cannot us
 - ``/_sim/ground_truth/playlists`` ``{"playlist_ids"}`` →
   ``{"playlists": {id: {"found", <the fields>, "ids"}}}``
 
+Deleting videos (for the compliance refresh), each ``POST``:
+
+- ``/_sim/delete_videos`` ``{"ids"}`` → ``{"deleted", "unknown", "already_hidden"}``: the
+  videos stop being served everywhere (video queries, ``video_id`` ones included, lists,
+  playlists, comments) and leave every ground truth, as if deleted on TikTok;
+- ``/_sim/restore_videos`` ``{"ids"?}`` → ``{"restored"}``: those deleted above (all of them
+  without ``ids``) are served again.
+
 ``max_count`` (default 100) is the page size the harvest uses: with a time cursor, which
 tied entries are lost depends on it.  Statuses are ``ok``, ``unknown``, ``private``,
 ``restricted``, and ``hidden`` for liked or reposted videos an account hides.
@@ -50,6 +58,8 @@ def control_routes(app: SimulatorApp) -> dict[tuple[str, str], Route]:
         ("POST", "/_sim/ground_truth/reposted_videos"): _truth(lambda b: app.reposted_videos_ground_truth(
             b.get("usernames"))),
         ("POST", "/_sim/ground_truth/playlists"): _truth(lambda b: app.playlist_ground_truth(b.get("playlist_ids"))),
+        ("POST", "/_sim/delete_videos"): _truth(lambda b: app.deletions.delete(b.get("ids"))),
+        ("POST", "/_sim/restore_videos"): _truth(lambda b: app.deletions.restore(b.get("ids"))),
         ("GET", "/_sim/stats"): lambda r: _stats(app),
         ("POST", "/_sim/stats/reset"): lambda r: _reset_stats(app),
         ("GET", "/_sim/clock"): lambda r: _clock(app, r),

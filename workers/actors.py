@@ -24,7 +24,7 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, PlaylistTask, UserTask
+from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, PlaylistTask, RefreshTask, UserTask
 from workers import intake, metrics
 from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
@@ -34,6 +34,7 @@ from workers.journey import HarvestStopped
 from workers.lease import Busy, LeaseLost
 from workers.pages import handle_page
 from workers.playlists import handle_playlist
+from workers.refresh import handle_refresh
 from workers.tiktok.errors import PermanentError, QuotaWait
 from workers.users import handle_user
 
@@ -182,6 +183,10 @@ def fetch_playlist(payload: dict) -> None:
     _run(PlaylistTask, payload, handle_playlist)
 
 
+def refresh_videos(payload: dict) -> None:
+    _run(RefreshTask, payload, handle_refresh)
+
+
 def declare(broker: dramatiq.Broker) -> None:
     """Declare the actors on `broker` (once per broker)."""
     for fn, queue_name, actor_name in (
@@ -191,6 +196,7 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR),
         (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
         (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR),
+        (refresh_videos, messages.LISTS_QUEUE, messages.REFRESH_ACTOR),
         (intake.submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
         (intake.pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR),
         (intake.resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR),

@@ -13,6 +13,7 @@ from core.keys import Keys
 from workers.lease import UnitLeases
 from workers.progress import HarvestStore
 from workers.quota import QuotaBucket
+from workers.refresh_progress import RefreshStore
 from workers.storage import Storage
 from workers.tiktok.client import TikTokClient, make_http_client
 from workers.tiktok.tokens import TokenCache
@@ -24,6 +25,7 @@ class WorkerContext:
     redis: redis_lib.Redis
     keys: Keys
     store: HarvestStore
+    refreshes: RefreshStore  # compliance refreshes (workers/refresh.py)
     leases: UnitLeases
     quota: QuotaBucket
     tokens: TokenCache
@@ -56,6 +58,7 @@ def build_context(
         redis=redis,
         keys=keys,
         store=HarvestStore(redis, keys),
+        refreshes=RefreshStore(redis, keys),
         leases=UnitLeases(redis, keys, hold_s=settings.lease_hold_s),
         quota=QuotaBucket(redis, keys, clock_offset_s=settings.quota_clock_offset_s),
         tokens=TokenCache(redis, keys, client.request_token),

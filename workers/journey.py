@@ -2,10 +2,10 @@
 
   begin (skip if done, its window replaced or another message owns it; hold it) → the
   answer (reuse the stored one, or pay for a call and store it raw) → records → follow-ups
-  → done → finish the harvest if this was its last unit.
+  → done → finish the harvest (or the compliance refresh) if this was its last unit.
 
 What differs between endpoints — the request and its decoding, which file the answer goes
-to, which records it makes, which follow-ups it sends, how it is counted done — is an
+to, which records it makes, which follow-ups it sends, how it is counted done and finished — is an
 `Endpoint` (workers/pages.py, workers/users.py). Every step is safe to repeat after a crash
 at any line: names derive from the logical unit, a stored answer is reused instead of a new
 call (and the reservation that paid for it settled), and two deliveries of one unit never
@@ -13,7 +13,7 @@ work at once: one that lost its hold is stopped before its next effect (workers/
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -119,15 +119,26 @@ class Endpoint(Generic[TaskT, AnswerT]):
         """Send the work this answer leads to (safe to send twice: duplicates are dropped)."""
 
     def complete(self, ctx: WorkerContext, work: Work, task: TaskT, answer: AnswerT, records: int) -> bool:
-        """Mark the unit done (fenced); True when it was the harvest's last unit."""
+        """Mark the unit done (fenced); True when it was the last unit of what it belongs to
+        (the harvest, for every endpoint but the compliance refresh)."""
         raise NotImplementedError
+
+    def finish(self, ctx: WorkerContext, plan: HarvestPlan) -> None:
+        """Right after `complete` said this was the last unit."""
+        harvest_finished(ctx, plan)
+
+    def finish_if_unfinished(self, ctx: WorkerContext, plan: HarvestPlan) -> None:
+        """For a message whose unit is done already: it may be the one that completed the
+        work, come back after a crash before finishing it."""
+        finish_if_unfinished(ctx, plan)
 
 
 def run(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], task: TaskT, unit: str, harvest_id: str,
         token: str, retries: int, predecessor: str = "") -> None:
     """One delivery of `task`. `token`: the lease token its message carries (its id, or a
     parked copy's own); `predecessor`: the token a parked copy may succeed."""
-    with unit_of_work(ctx, harvest_id, unit, endpoint.window(task), token, predecessor) as work:
+    with unit_of_work(ctx, harvest_id, unit, endpoint.window(task), token, predecessor,
+                      on_done=endpoint.finish_if_unfinished) as work:
         if work is None:
             return
         got = _answer(ctx, endpoint, work, task, retries)
@@ -140,7 +151,7 @@ def run(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], task: TaskT, uni
         work.completed = True
         metrics.unit_stored(work.plan.project, endpoint.name, records)
         if finished:
-            harvest_finished(ctx, work.plan)
+            endpoint.finish(ctx, work.plan)
 
 
 def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, task: TaskT,
@@ -185,12 +196,14 @@ def _answer(ctx: WorkerContext, endpoint: Endpoint[TaskT, AnswerT], work: Work, 
 
 @contextmanager
 def unit_of_work(ctx: WorkerContext, harvest_id: str, unit: str, window: str, token: str,
-                 predecessor: str = "") -> Iterator[Work | None]:
+                 predecessor: str = "",
+                 on_done: Callable[[WorkerContext, HarvestPlan], None] = finish_if_unfinished,
+                 ) -> Iterator[Work | None]:
     """One atomic check-and-hold (workers/lease.py), the work while the hold lasts, the hold
     let go. Yields the Work when this delivery may do the unit, None when there is nothing to
-    do: a unit that is done is acknowledged without a call (and its harvest finished, if a
-    crash came between the two); a unit whose window was replaced, or that another message
-    owns, is dropped; a unit another delivery runs now is put off (`Busy`)."""
+    do: a unit that is done is acknowledged without a call (and what it belongs to finished
+    by `on_done`, if a crash came between the two); a unit whose window was replaced, or that
+    another message owns, is dropped; a unit another delivery runs now is put off (`Busy`)."""
     begun = ctx.leases.begin(harvest_id, unit, window, token, predecessor)
     if begun.verdict == "unknown":
         raise PermanentError(f"unknown harvest {harvest_id}")
@@ -207,7 +220,7 @@ def unit_of_work(ctx: WorkerContext, harvest_id: str, unit: str, window: str, to
         yield None
         return
     if begun.verdict == "done":
-        finish_if_unfinished(ctx, plan)
+        on_done(ctx, plan)
         yield None
         return
     if begun.verdict == "closed" and not begun.window_state:

@@ -18,8 +18,9 @@ from core.messages import ROUTES
 
 log = structlog.get_logger(__name__)
 
-# The research endpoints, the values of the `endpoint` label.
-ENDPOINTS = ("video_query", "user_info", *CHAIN_ENDPOINTS.values())
+# The research endpoints, the values of the `endpoint` label; `refresh` is the video queries
+# of a compliance refresh (workers/refresh.py), counted apart from the harvest's searches.
+ENDPOINTS = ("video_query", "user_info", *CHAIN_ENDPOINTS.values(), "refresh")
 # Label values known in advance (see `_start_at_zero`).
 QUOTA_WAITS = ("day_spent", "throttled", "fair_share", "api_down")
 PUT_OFF = ("busy", "hold_lost", "redis_unavailable", "paused", "resumed")

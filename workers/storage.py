@@ -35,7 +35,15 @@ class Storage:
         return self.root / "source_records" / PROVIDER / plan.id / plan.storage_date
 
     def records_dir(self, plan: HarvestPlan) -> Path:
-        return self.root / "records" / PROVIDER / plan.id / "new" / plan.storage_date
+        return self.harvest_records(plan) / "new" / plan.storage_date
+
+    def harvest_records(self, plan: HarvestPlan) -> Path:
+        """Everything of the harvest under records/: `new/<date>/` and `removed/<date>/`."""
+        return self.root / "records" / PROVIDER / plan.id
+
+    def removed_dir(self, plan: HarvestPlan, day: str) -> Path:
+        """The removal log of the records a compliance refresh took out on `day` (yyyymmdd)."""
+        return self.harvest_records(plan) / "removed" / day
 
     # Globs for the names below.
     PAGE_FILES = "tiktok_videos_*.json"
@@ -85,6 +93,11 @@ class Storage:
         return f"tiktok_playlist_{playlist_id}.json"
 
     @staticmethod
+    def refresh_page_name(refresh_id: str, batch: int, page: int) -> str:
+        """A page of the answer to one batch of a compliance refresh (raw only)."""
+        return f"tiktok_refresh_{refresh_id}_b{batch:05d}_p{page:05d}.json"
+
+    @staticmethod
     def temporary_name(name: str) -> str:
         """Where `name` is written before it is renamed: hidden, and not ending in `.json`."""
         return f".{name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
@@ -106,10 +119,15 @@ class Storage:
     def write_records(self, plan: HarvestPlan, name: str, body: bytes, *, fence: Fence | None = None) -> Path:
         return self._write_atomic(self.records_dir(plan) / name, body, fence)
 
-    def remove_temporary(self, plan: HarvestPlan) -> int:
-        """Delete what writes cut short by a kill left behind; returns how many files."""
+    def write_file(self, path: Path, body: bytes) -> Path:
+        """Any file of iCANDID storage (a records file rewritten, a removal log), atomically."""
+        return self._write_atomic(path, body)
+
+    def remove_temporary(self, plan: HarvestPlan, *more: Path) -> int:
+        """Delete what writes cut short by a kill left behind (in the harvest's folders and in
+        `more`); returns how many files."""
         removed = 0
-        for folder in (self.source_dir(plan), self.records_dir(plan)):
+        for folder in (self.source_dir(plan), self.records_dir(plan), *more):
             for leftover in folder.glob(f".*{TEMPORARY_SUFFIX}"):
                 leftover.unlink(missing_ok=True)
                 removed += 1

@@ -350,7 +350,7 @@ def test_worker_counters_with_known_labels_start_at_zero(tmp_path, credentials_f
 
     for _, actor in ROUTES.values():
         assert f'tiktok_dead_letters_total{{actor="{actor}"}} 0.0' in out
-    assert len(ENDPOINTS) == 9
+    assert len(ENDPOINTS) == 10  # the research endpoints and the compliance refresh
     for endpoint in ENDPOINTS:
         assert f'tiktok_api_requests_total{{credential="{CREDENTIAL}",endpoint="{endpoint}",outcome="ok"}} 0.0' in out
         assert f'tiktok_harvest_records_total{{endpoint="{endpoint}",project="climate"}} 0.0' in out
