@@ -4,7 +4,7 @@ import json
 import time
 from pathlib import Path
 
-from workers.records import language_tag
+from workers.language import language_tag
 
 SAMPLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "language_samples.json"
 

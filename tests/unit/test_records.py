@@ -20,13 +20,13 @@ from tests.unit.record_helpers import (
     ref,
 )
 from workers.records import (
-    detect_script,
     encode_records,
     iso_duration,
     unix_to_iso,
     user_record,
     video_record,
 )
+from workers.scripts import detect_script
 
 # --- the video record, field by field --------------------------------------------------------
 
