@@ -54,11 +54,15 @@ class Settings:
     harvest_failed_retention_days: float = field(
         default_factory=lambda: float(_env("HARVEST_FAILED_RETENTION_DAYS", "30"))
     )
-    # Optional shift of the clock the quota bucket reads (Redis TIME + offset). Only tests and
-    # rehearsals set it, to cross a UTC midnight without waiting for one.
+    # Optional shift of the fleet's clock: the one the quota bucket reads (Redis TIME + offset),
+    # the day a spec is validated on and the schedule of ongoing harvests. Only tests and
+    # rehearsals set it, to cross a UTC midnight (or days) without waiting for one.
     quota_clock_offset_s: float = field(
         default_factory=lambda: float(_env("HARVEST_QUOTA_CLOCK_OFFSET_S", "0"))
     )
+    # An ongoing harvest waiting for its next day to be archived looks again at least this
+    # often (seconds): a clock that moved, or a worker that held the wait, costs no longer.
+    new_days_check_s: float = field(default_factory=lambda: float(_env("HARVEST_NEW_DAYS_CHECK_S", "3600")))
 
     def __post_init__(self):
         if not 1 <= self.max_count <= 100:
@@ -66,6 +70,8 @@ class Settings:
         for name in ("harvest_retention_days", "harvest_failed_retention_days"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name.upper()} must be more than 0 days, not {getattr(self, name)}")
+        if not self.new_days_check_s > 0:
+            raise ValueError(f"HARVEST_NEW_DAYS_CHECK_S must be more than 0 seconds, not {self.new_days_check_s}")
 
     def with_overrides(self, **values) -> "Settings":
         return replace(self, **{k: v for k, v in values.items() if v is not None})

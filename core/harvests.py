@@ -3,12 +3,13 @@ list of harvests, and each one's status. Workers add the steps of a unit's life 
 (workers/progress.py).
 """
 
+import datetime as dt
 import time
 from collections import Counter, defaultdict
 
 import msgspec
 
-from core import lua
+from core import lua, windows
 from core.keys import BUDGETS, Keys, budget_bucket
 from core.refreshes import refresh_status
 from schemas.spec import HarvestPlan
@@ -65,7 +66,7 @@ class Harvests:
             self.clear_leftovers(plan.id)
         return bool(self._register(
             keys=[k.plan(plan.id), k.windows(plan.id), k.meta(plan.id), k.harvests, k.purged(plan.id)],
-            args=[msgspec.json.encode(plan), plan.id, plan.submitted_at, *plan.windows],
+            args=[msgspec.json.encode(plan), plan.id, plan.submitted_at, "1" if plan.ongoing else "", *plan.windows],
         ))
 
     def clear_leftovers(self, harvest: str) -> int:
@@ -171,10 +172,11 @@ class Harvests:
         windows = [w.decode() for w in windows]
         live = [w for w in windows if w in (OPEN, DONE)]
         finished_at = float(meta["finished_at"]) if "finished_at" in meta else None
-        state = derive_state(meta, stats, finished_at, parked)
+        state = derive_state(meta, stats, finished_at, parked, ongoing=plan.ongoing)
         refreshed = refresh_status({key.decode(): value.decode() for key, value in refresh.items()}, served, ended,
                                    stats.get("requests_refresh", 0))
         forget_at = None
+        through, next_day_at = _new_days(plan, meta)
         if expires_ms > 0:  # a done harvest: its keys expire together
             forget_at = round(time.time() + expires_ms / 1000, 3)
         elif state == "failed" and failed_retention_s:
@@ -207,6 +209,8 @@ class Harvests:
             requests_by_key={name.removeprefix(KEY_REQUESTS_PREFIX): n for name, n in stats.items()
                              if name.startswith(KEY_REQUESTS_PREFIX)},
             refresh=refreshed,
+            through=through,
+            next_day_at=next_day_at,
         )
 
     def registered_status(self, harvest: str) -> HarvestStatus:
@@ -264,16 +268,29 @@ def failed_forget_at(meta: dict, submitted_at: float, retention_s: float) -> flo
     return round(last + retention_s, 3)
 
 
-def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int) -> HarvestState:
+def _new_days(plan: HarvestPlan, meta: dict) -> tuple[str | None, float | None]:
+    """An ongoing harvest's last day asked for and when the next one is archived."""
+    if plan.new_days_from is None:
+        return None, None
+    following = windows.parse_day(plan.new_days_from)
+    if "through" in meta:
+        following = windows.parse_day(meta["through"]) + dt.timedelta(days=1)
+    return windows.format_day(following - dt.timedelta(days=1)), windows.archived_at(following)
+
+
+def derive_state(meta: dict, stats: dict, finished_at: float | None, parked: int, *,
+                 ongoing: bool = False) -> HarvestState:
     if meta.get("state") == "cancelled":
         return "cancelled"
-    if meta.get("state") == "paused" and finished_at is None:
+    if meta.get("state") == "paused" and (finished_at is None or ongoing):
         # (Calls in flight at the pause may still finish the harvest's last units.)
         return "paused"
     if stats.get("dead_letters", 0) > 0:
         return "failed"
-    if finished_at is not None:
+    if finished_at is not None and not ongoing:
         return "done"
+    if finished_at is not None and not (parked and "access_expired_at" in meta):
+        return "caught_up"
     if parked:
         # No key of the project valid today: waiting for one to be added, not for midnight.
         return "access_expired" if "access_expired_at" in meta else "waiting_for_quota"

@@ -201,6 +201,10 @@ class Keys:
         """Set of the video ids found gone, fixed once every batch is in."""
         return f"{self.namespace}:h:{harvest}:refresh:gone"
 
+    def new_days(self, harvest: str) -> str:
+        """Hash of an ongoing harvest: the first day of each new-days unit -> the window it added."""
+        return f"{self.namespace}:h:{harvest}:new_days"
+
     def harvest_keys_pattern(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:*"
 
@@ -214,7 +218,7 @@ class Keys:
                 self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest),
                 self.held(harvest), self.buckets_used(harvest), self.refresh(harvest),
                 self.refresh_batches(harvest), self.refresh_served(harvest), self.refresh_ended(harvest),
-                self.refresh_pending(harvest), self.refresh_gone(harvest)]
+                self.refresh_pending(harvest), self.refresh_gone(harvest), self.new_days(harvest)]
 
     @property
     def purged_pattern(self) -> str:

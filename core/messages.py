@@ -11,6 +11,7 @@ from schemas.messages import (
     CancelHarvest,
     CommentTask,
     FollowTask,
+    NewDaysTask,
     PageTask,
     PauseHarvest,
     PlaylistTask,
@@ -27,6 +28,7 @@ LISTS_QUEUE, FOLLOWS_ACTOR = "lists", "fetch_follows"
 ACCOUNT_VIDEOS_ACTOR = "fetch_account_videos"  # on the lists queue too
 PLAYLIST_ACTOR = "fetch_playlist"  # and this one
 REFRESH_ACTOR = "refresh_videos"  # and the compliance refresh's batches: few, one per 100 stored videos
+NEW_DAYS_ACTOR = "add_new_days"  # on the pages queue: it starts windows' page chains
 INTAKE_QUEUE, INTAKE_ACTOR = "intake", "submit_harvest"
 PAUSE_ACTOR, RESUME_ACTOR, CANCEL_ACTOR = "pause_harvest", "resume_harvest", "cancel_harvest"  # intake too
 
@@ -38,6 +40,7 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
     AccountVideosTask: (LISTS_QUEUE, ACCOUNT_VIDEOS_ACTOR),
     PlaylistTask: (LISTS_QUEUE, PLAYLIST_ACTOR),
     RefreshTask: (LISTS_QUEUE, REFRESH_ACTOR),
+    NewDaysTask: (PAGES_QUEUE, NEW_DAYS_ACTOR),
     SubmitHarvest: (INTAKE_QUEUE, INTAKE_ACTOR),
     PauseHarvest: (INTAKE_QUEUE, PAUSE_ACTOR),
     ResumeHarvest: (INTAKE_QUEUE, RESUME_ACTOR),
@@ -46,7 +49,7 @@ ROUTES: dict[type[msgspec.Struct], tuple[str, str]] = {
 
 
 Task = (PageTask | UserTask | CommentTask | FollowTask | AccountVideosTask | PlaylistTask | RefreshTask
-        | SubmitHarvest | PauseHarvest | ResumeHarvest | CancelHarvest)
+        | NewDaysTask | SubmitHarvest | PauseHarvest | ResumeHarvest | CancelHarvest)
 
 
 def build(task: Task) -> dramatiq.Message:

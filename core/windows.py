@@ -8,6 +8,11 @@ import datetime as dt
 
 MAX_SPAN_DAYS = 30  # end_date - start_date
 DATE_FORMAT = "%Y%m%d"
+ONGOING = "ongoing"  # the end of an ongoing harvest's period
+# TikTok's search archive holds a video up to 48 hours after it was posted. An ongoing harvest
+# asks for a day once the last of its videos is that old, and an hour more: the archive has
+# settled, and the request misses the burst of every key's budget reset at midnight.
+ARCHIVE_LAG = dt.timedelta(hours=49)
 
 
 def parse_day(text: str) -> dt.date:
@@ -16,6 +21,23 @@ def parse_day(text: str) -> dt.date:
 
 def format_day(day: dt.date) -> str:
     return day.strftime(DATE_FORMAT)
+
+
+def archived_at(day: dt.date) -> float:
+    """When TikTok's archive holds all of `day`'s videos (Unix time)."""
+    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return (day_end + ARCHIVE_LAG).timestamp()
+
+
+def last_archived_day(now: float) -> dt.date:
+    """The latest day whose videos are all in TikTok's archive at `now`."""
+    return (dt.datetime.fromtimestamp(now, dt.UTC) - ARCHIVE_LAG).date() - dt.timedelta(days=1)
+
+
+def new_days_delay_ms(day: str, now: float, check_s: float) -> int:
+    """How long an ongoing harvest's task for `day` waits in the queue: until the day is
+    archived, but no longer than `check_s` (a task woken early looks again)."""
+    return int(max(0.0, min(archived_at(parse_day(day)) - now, check_s)) * 1000)
 
 
 def window_id(start: dt.date, end: dt.date) -> str:

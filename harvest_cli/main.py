@@ -61,7 +61,10 @@ def submit(
         submitted = start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
     except SpecRefused as refused:
         fail(f"spec refused: {escape(str(refused))}", code=2)  # it repeats the spec: no markup of its own
-    if plan.period_end >= plan.storage_date_minus(ARCHIVE_DELAY_DAYS):
+    if plan.ongoing:
+        typer.echo(f"ongoing: each day from {plan.new_days_from} on is harvested once TikTok has archived it "
+                   f"({ARCHIVE_DELAY_DAYS * 24 + 1} hours after it ends), until the harvest is cancelled", err=True)
+    elif plan.period_end >= plan.storage_date_minus(ARCHIVE_DELAY_DAYS):
         typer.echo(f"warning: TikTok makes videos searchable up to {ARCHIVE_DELAY_DAYS * 24} hours after posting; "
                    f"the last days of {plan.period_start}-{plan.period_end} may be incomplete", err=True)
     if as_json:

@@ -11,7 +11,7 @@ from schemas.status import HarvestStatus
 STATE_STYLE = {
     "done": "green", "failed": "bold red", "waiting_for_quota": "yellow",
     "running": "cyan", "queued": "dim", "paused": "magenta", "cancelled": "dim red",
-    "access_expired": "bold yellow",
+    "access_expired": "bold yellow", "caught_up": "green",
 }
 
 
@@ -57,6 +57,7 @@ def status_panel(s: HarvestStatus) -> Table:
         ("errors", f"{s.errors:,} (dead letters: {s.dead_letters:,})"),
         *_quota_rows(s),
         *_eta_rows(s),
+        *_new_day_rows(s),
         *_forget_rows(s),
     ):
         table.add_row(label, value)
@@ -160,6 +161,13 @@ def _eta_rows(s: HarvestStatus) -> list[tuple[str, str]]:
                         "quota waits included)")]
 
 
+def _new_day_rows(s: HarvestStatus) -> list[tuple[str, str]]:
+    if s.next_day_at is None or s.state == "cancelled":
+        return []
+    return [("days through", s.through or "-"),
+            ("next day", f"asked for from {_day(s.next_day_at)}, once TikTok has archived it")]
+
+
 def _forget_rows(s: HarvestStatus) -> list[tuple[str, str]]:
     """When the harvest's state leaves Redis (HARVEST_RETENTION_DAYS, HARVEST_FAILED_RETENTION_DAYS)."""
     if s.forget_at is None:
@@ -180,7 +188,7 @@ def print_status(statuses: list[HarvestStatus]) -> None:
         return
     console.print(status_panel(statuses[0]) if len(statuses) == 1 else status_table(statuses))
     for s in statuses:
-        if s.finished_at:
+        if s.finished_at and s.next_day_at is None:
             took = dt.timedelta(seconds=round(s.finished_at - s.submitted_at))
             forget = f"; forgotten in Redis from {_day(s.forget_at)}" if s.forget_at else ""
             console.print(f"[green]{s.id}[/] finished in {took}; records in {s.storage.get('records', '?')}{forget}")

@@ -24,7 +24,7 @@ from schemas.usernames import normalise
 __all__ = ["EARLIEST_DAY", "SpecRefused", "choose_credential", "parse_period", "read_spec_file", "validate"]
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
-PERIOD_PATTERN = re.compile(r"([0-9]{8})-([0-9]{8})")
+PERIOD_PATTERN = re.compile(r"([0-9]{8})-([0-9]{8}|ongoing)")
 # The platform TikTok grew from, Douyin, launched in September 2016; TikTok followed abroad
 # in 2017 and took in musical.ly's accounts in 2018. A period starting earlier is a slip:
 # taken literally, 1900 plans some 1,500 windows that each cost quota, and year 1
@@ -49,21 +49,22 @@ def _field_of(message: str) -> str:
     return found.group(1) if found else "spec"
 
 
-def parse_period(period: str, today: dt.date) -> tuple[dt.date, dt.date]:
-    """The period's first and last day: real days, in order, from EARLIEST_DAY, starting no
-    later than today (a period may reach past today; TikTok has nothing for it yet)."""
+def parse_period(period: str, today: dt.date) -> tuple[dt.date, dt.date | None]:
+    """The period's first and last day (None: ongoing): real days, in order, from EARLIEST_DAY,
+    starting no later than today (a period may reach past today; TikTok has nothing for it yet)."""
     match = PERIOD_PATTERN.fullmatch(period.strip())
     if not match:
-        raise SpecRefused("period", f"{period!r} is not yyyymmdd-yyyymmdd")
+        raise SpecRefused("period", f"{period!r} is not yyyymmdd-yyyymmdd (or yyyymmdd-ongoing)")
+    ongoing = match.group(2) == windows.ONGOING
     days = []
-    for text in match.groups():
+    for text in match.groups()[:1] if ongoing else match.groups():
         try:
             days.append(windows.parse_day(text))
         except ValueError:
             raise SpecRefused("period", f"{text} is not a real day") from None
-    start, end = days
+    start, end = days[0], None if ongoing else days[1]
     first, last = match.groups()
-    if end < start:
+    if end is not None and end < start:
         raise SpecRefused("period", f"ends ({last}) before it starts ({first})")
     if start < EARLIEST_DAY:
         raise SpecRefused("period", f"starts {first}, before TikTok holds any video ({EARLIEST_DAY:%Y%m%d})")
@@ -123,7 +124,12 @@ def validate(
     video_lists = {"liked_videos", "pinned_videos", "reposted_videos"} & set(spec.collect)
     if video_lists and not spec.accounts:
         raise SpecRefused("collect", f"`{sorted(video_lists)[0]}` needs `accounts`: the lists are those accounts'")
-    credential = choose_credential(spec.project, end, credentials, today)
+    # An ongoing harvest needs a key valid today; it goes on for as long as its project has one.
+    credential = choose_credential(spec.project, today if end is None else end, credentials, today)
+    new_days_from = None
+    if end is None:
+        end = windows.last_archived_day(now)  # the past, harvested first
+        new_days_from = windows.format_day(max(start, end + dt.timedelta(days=1)))
     return HarvestPlan(
         id=spec.id,
         name=spec.name or spec.id,
@@ -131,15 +137,16 @@ def validate(
         credential=credential,
         query=query,
         period_start=windows.format_day(start),
-        period_end=windows.format_day(end),
+        period_end=windows.ONGOING if new_days_from else windows.format_day(end),
         storage_date=windows.format_day(today),
         submitted_at=now,
         spec_digest=hashlib.sha256(msgspec.json.encode(spec)).hexdigest(),
         collect=sorted(set(spec.collect)),
-        windows=windows.plan_windows(start, end),
+        windows=windows.plan_windows(start, end),  # none when an ongoing period starts in the last days
         max_comments_per_video=spec.max_comments_per_video,
         accounts=sorted({normalise(account) for account in spec.accounts}),
         max_follows_per_account=spec.max_follows_per_account,
         follows_of_every_author=spec.follows_of_every_author,
         comments_of_every_video=spec.comments_of_every_video,
+        new_days_from=new_days_from,
     )

@@ -4,18 +4,19 @@ Submitting the same spec again starts nothing new; it only finishes an earlier s
 that was interrupted before all first pages were enqueued (duplicates are harmless).
 """
 
+import time
 from dataclasses import dataclass
 
 import dramatiq
 
-from core import messages
+from core import messages, windows
 from core.chains import request_account_lists
 from core.config import Settings
 from core.credentials import CredentialsError, load_credentials
 from core.harvests import Harvests
 from core.keys import Keys
 from producers.spec import SpecRefused, validate
-from schemas.messages import PageTask
+from schemas.messages import NewDaysTask, PageTask
 from schemas.spec import HarvestPlan
 
 __all__ = ["SpecRefused", "Submitted", "prepare", "start", "submit_spec"]
@@ -34,7 +35,7 @@ def prepare(data: dict, settings: Settings) -> HarvestPlan:
         credentials = load_credentials(settings.credentials_file)
     except CredentialsError as error:
         raise SpecRefused("project", str(error)) from None
-    return validate(data, credentials)
+    return validate(data, credentials, now=time.time() + settings.quota_clock_offset_s)
 
 
 def submit_spec(data: dict, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
@@ -43,7 +44,7 @@ def submit_spec(data: dict, settings: Settings, broker: dramatiq.Broker, *, redi
 
 def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
     """Register a validated plan and enqueue its first pages (and the follower lists of its
-    accounts, when it collects them)."""
+    accounts, when it collects them; and the schedule of its new days, when it is ongoing)."""
     store = Harvests(redis, Keys(settings.namespace))
     created = store.register(plan)
     if not created:
@@ -56,5 +57,9 @@ def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, red
         request_account_lists(store, broker, plan)
         for window in plan.windows:
             messages.send(broker, PageTask(harvest_id=plan.id, window=window, page=0))
+        if plan.new_days_from is not None:  # an ongoing harvest: its schedule (workers/new_days.py)
+            now = time.time() + settings.quota_clock_offset_s
+            messages.send(broker, NewDaysTask(plan.id, plan.new_days_from),
+                          delay_ms=windows.new_days_delay_ms(plan.new_days_from, now, settings.new_days_check_s))
         store.mark_enqueued(plan.id)
     return Submitted(plan.id, created, len(plan.windows))

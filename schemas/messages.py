@@ -108,6 +108,19 @@ class RefreshTask(msgspec.Struct, frozen=True):
         return f"refresh:{self.refresh_id}:{self.batch:05d}:{self.page:05d}"
 
 
+class NewDaysTask(msgspec.Struct, frozen=True):
+    """Add to an ongoing harvest the days from `day` on that TikTok has archived (a window
+    of up to 31 of them; one, once the harvest has caught up), then send the task for the
+    day after them. It waits, delayed in the queue, until its day is archived."""
+
+    harvest_id: str
+    day: str  # yyyymmdd
+
+    @property
+    def unit(self) -> str:
+        return f"days:{self.day}"
+
+
 # --- intake: what other iCANDID services publish on the `intake` queue (ops/intake/) -----------
 # Each request may name a `request_id` (letters, digits, `.`, `_`, `:`, `-`; at most 128): its
 # answer (IntakeReply) is written under it. Without one, the answer is written under the

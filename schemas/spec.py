@@ -30,7 +30,7 @@ class HarvestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     id: str
     project: Annotated[str, msgspec.Meta(max_length=MAX_PROJECT_CHARS)]
-    period: str  # yyyymmdd-yyyymmdd, inclusive
+    period: str  # yyyymmdd-yyyymmdd, inclusive; or yyyymmdd-ongoing: every day from then on
     name: Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)] = ""
     accounts: Terms = msgspec.field(default_factory=list)
     keywords: Terms = msgspec.field(default_factory=list)
@@ -59,7 +59,7 @@ class HarvestPlan(msgspec.Struct, frozen=True):
     credential: str  # the credential's name; never its secret
     query: Query
     period_start: str  # yyyymmdd
-    period_end: str  # yyyymmdd
+    period_end: str  # yyyymmdd, or "ongoing"
     storage_date: str  # yyyymmdd: fixed per harvest so a page stored twice lands on one path
     submitted_at: float
     spec_digest: str  # tells a resubmission of the same spec from a different one
@@ -70,6 +70,13 @@ class HarvestPlan(msgspec.Struct, frozen=True):
     accounts: list[str] = msgspec.field(default_factory=list)  # the spec's accounts, normalised
     max_follows_per_account: int | None = None
     follows_of_every_author: bool = False
+    # An ongoing harvest: `windows` cover the days TikTok had archived at submission; the fleet
+    # adds each day from this one (yyyymmdd) on once TikTok has archived it (workers/new_days.py).
+    new_days_from: str | None = None
+
+    @property
+    def ongoing(self) -> bool:
+        return self.new_days_from is not None
 
     def storage_date_minus(self, days: int) -> str:
         """The submission day less `days`, as yyyymmdd (compares with the period's days)."""

@@ -4,8 +4,9 @@ from typing import Literal
 
 import msgspec
 
+# caught_up: an ongoing harvest has every day TikTok has archived so far and waits for the next.
 HarvestState = Literal[
-    "queued", "running", "waiting_for_quota", "access_expired", "done", "failed", "paused", "cancelled"
+    "queued", "running", "waiting_for_quota", "access_expired", "done", "caught_up", "failed", "paused", "cancelled"
 ]
 
 
@@ -98,3 +99,7 @@ class HarvestStatus(msgspec.Struct):
     quota: QuotaStatus | None = None
     # Seconds until done, roughly, quota waits included (`status` only; None: nothing to go on).
     eta_s: float | None = None
+    # An ongoing harvest: the last day it has asked for (yyyymmdd), and when the next one is
+    # archived and asked for (Unix time, on the fleet's clock).
+    through: str | None = None
+    next_day_at: float | None = None

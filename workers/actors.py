@@ -10,6 +10,8 @@ original, so waiting burns no retries and survives restarts:
 - another delivery holds the unit (`Busy`), this one lost its hold (`LeaseLost`), or Redis
   dropped the connection mid-way: the same message again, a little later. The copy finds the
   unit done, owned by someone else, or free to finish;
+- an ongoing harvest's next day is not archived yet (`NotArchivedYet`): the same message
+  again, once it is (or after HARVEST_NEW_DAYS_CHECK_S);
 - the harvest is paused (`HarvestStopped`): the message is held in Redis until `resume`
   sends it again; cancelled: it is dropped.
 """
@@ -24,7 +26,16 @@ import structlog
 from dramatiq.middleware import CurrentMessage
 
 from core import messages
-from schemas.messages import AccountVideosTask, CommentTask, FollowTask, PageTask, PlaylistTask, RefreshTask, UserTask
+from schemas.messages import (
+    AccountVideosTask,
+    CommentTask,
+    FollowTask,
+    NewDaysTask,
+    PageTask,
+    PlaylistTask,
+    RefreshTask,
+    UserTask,
+)
 from workers import intake, metrics
 from workers.account_videos import handle_account_videos
 from workers.comments import handle_comments
@@ -32,6 +43,7 @@ from workers.context import WorkerContext, get_context
 from workers.follows import handle_follows
 from workers.journey import HarvestStopped
 from workers.lease import Busy, LeaseLost
+from workers.new_days import NotArchivedYet, handle_new_days
 from workers.pages import handle_page
 from workers.playlists import handle_playlist
 from workers.refresh import handle_refresh
@@ -76,6 +88,8 @@ def _run(task_type, payload: dict, handle) -> None:
             message.gave_way = True  # type: ignore[attr-defined]  # a MessageProxy, which takes attributes
         except LeaseLost:
             _later(ctx, message, 0.0, "hold_lost")
+        except NotArchivedYet as not_yet:
+            _later(ctx, message, not_yet.wait_s, "next_day")
         except (redis.ConnectionError, redis.TimeoutError) as error:
             # Redis went away mid-way: every step is safe to repeat, so repeat the message rather
             # than burn one of its retries. (The enqueue waits until Redis answers again.)
@@ -187,6 +201,10 @@ def refresh_videos(payload: dict) -> None:
     _run(RefreshTask, payload, handle_refresh)
 
 
+def add_new_days(payload: dict) -> None:
+    _run(NewDaysTask, payload, handle_new_days)
+
+
 def declare(broker: dramatiq.Broker) -> None:
     """Declare the actors on `broker` (once per broker)."""
     for fn, queue_name, actor_name in (
@@ -197,6 +215,7 @@ def declare(broker: dramatiq.Broker) -> None:
         (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
         (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR),
         (refresh_videos, messages.LISTS_QUEUE, messages.REFRESH_ACTOR),
+        (add_new_days, messages.PAGES_QUEUE, messages.NEW_DAYS_ACTOR),
         (intake.submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
         (intake.pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR),
         (intake.resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR),

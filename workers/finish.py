@@ -18,15 +18,27 @@ log = structlog.get_logger(__name__)
 # Per-video bookkeeping of a finished harvest expires after this long, a grace for messages
 # still in flight; the rest of its state after HARVEST_RETENTION_DAYS (workers/retention.py).
 FORGET_CLAIMS_AFTER_S = 86400
+# A temporary file this old is a write cut short: a write in progress takes seconds.
+STALE_TEMPORARY_S = 3600
 
 
 def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
     """Stop holding back the other harvests on the credential, expand the authors in the
     video records, clear away the temporary files of writes a killed worker never finished
     (nothing else writes for this harvest now), give every key of the harvest its expiry, and
-    mark the harvest done."""
+    mark the harvest done.
+
+    An ongoing harvest is only caught up: it keeps its keys (they tell which days it has),
+    and its next day may already be writing, so only temporary files older than any write
+    in progress go."""
     ctx.store.leave_quota(plan.id, plan.credential)
     pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
+    if plan.ongoing:
+        removed = ctx.storage.remove_temporary(plan, older_than_s=STALE_TEMPORARY_S)
+        caught_up = ctx.store.mark_caught_up(plan.id)
+        log.info("harvest_caught_up", harvest=plan.id, marked=caught_up, pages_with_authors_expanded=pages_rewritten,
+                 temporary_files_removed=removed)
+        return
     removed = ctx.storage.remove_temporary(plan)
     retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
                               claims_s=FORGET_CLAIMS_AFTER_S)

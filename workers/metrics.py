@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 ENDPOINTS = ("video_query", "user_info", *CHAIN_ENDPOINTS.values(), "refresh")
 # Label values known in advance (see `_start_at_zero`).
 QUOTA_WAITS = ("day_spent", "throttled", "fair_share", "api_down")
-PUT_OFF = ("busy", "hold_lost", "redis_unavailable", "paused", "resumed")
+PUT_OFF = ("busy", "hold_lost", "redis_unavailable", "paused", "resumed", "next_day")
 
 _m: SimpleNamespace | None = None
 
@@ -49,7 +49,8 @@ def init() -> None:
                             ["credential", "why"]),
         put_off=Counter("tiktok_messages_put_off_total", "Messages put off, by why: busy (another delivery "
                         "holds the unit), hold_lost, redis_unavailable, resumed (sent again a little later); "
-                        "paused (held until the harvest is resumed).", ["queue", "why"]),
+                        "paused (held until the harvest is resumed); next_day (an ongoing harvest waits for "
+                        "TikTok to archive its next day).", ["queue", "why"]),
         dead=Counter("tiktok_dead_letters_total", "Messages that failed for good.", ["actor"]),
     )
     _start_at_zero(_m)

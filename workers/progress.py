@@ -22,6 +22,8 @@ class HarvestStore(Harvests):
         self._window_close = lua.register(redis, "window_close", "workers")
         self._hold = lua.register(redis, "hold_if_paused", "workers")
         self._claim = lua.register(redis, "claim", "workers")
+        self._days_add = lua.register(redis, "days_add", "workers")
+        self._caught_up = lua.register(redis, "caught_up", "workers")
 
     # --- one logical unit's life -----------------------------------------------------------
     def needs_finishing(self, harvest: str) -> bool:
@@ -31,6 +33,23 @@ class HarvestStore(Harvests):
 
     def mark_finished(self, harvest: str) -> None:
         self._redis.hsetnx(self.keys.meta(harvest), "finished_at", f"{time.time():.3f}")
+
+    def mark_caught_up(self, harvest: str) -> bool:
+        """An ongoing harvest finished the days added so far; False when a new day came meanwhile."""
+        return bool(self._caught_up(keys=[self.keys.meta(harvest)], args=[f"{time.time():.3f}"]))
+
+    def add_days(self, delivery: Delivery, first_day: str, window: str, last_day: str) -> str:
+        """Open `window` for an ongoing harvest's new days from `first_day`; returns the window
+        the unit added (an earlier delivery's, if one came first)."""
+        k, harvest = self.keys, delivery.harvest
+        added = self._days_add(keys=[delivery.key, k.new_days(harvest), k.windows(harvest), k.meta(harvest)],
+                               args=[delivery.id, first_day, window, last_day])
+        if not added:
+            raise hold_lost(delivery)
+        return added.decode() if isinstance(added, bytes) else str(added)
+
+    def days_done(self, delivery: Delivery) -> bool:
+        return self._done(delivery, "days", 0, "", False, "", "")
 
     def call_started(self, harvest: str, unit: str, endpoint: str, credential: str) -> None:
         """A research request is going out for the unit on `credential` (one of the project's

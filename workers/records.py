@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from core.windows import ONGOING
 from schemas import usernames
 from schemas.api import UserInfo, Video
 from schemas.records import (
@@ -124,9 +125,12 @@ def iso_duration(seconds: int | float | None) -> str | None:
 
 
 def _period_interval(start: str, end: str) -> str | None:
-    """yyyymmdd, yyyymmdd -> 'yyyy-mm-dd/yyyy-mm-dd' (the plan's inclusive period)."""
+    """yyyymmdd, yyyymmdd -> 'yyyy-mm-dd/yyyy-mm-dd' (the plan's inclusive period); an
+    ongoing period's end is open: 'yyyy-mm-dd/..' (schema.org's open-ended range)."""
     try:
         first = datetime.datetime.strptime(start, "%Y%m%d").date()
+        if end == ONGOING:
+            return f"{first.isoformat()}/.."
         last = datetime.datetime.strptime(end, "%Y%m%d").date()
     except (TypeError, ValueError):
         return None

@@ -6,6 +6,7 @@ end in `.json` and renamed, so iCANDID's loader only ever sees complete files.
 """
 
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -123,12 +124,18 @@ class Storage:
         """Any file of iCANDID storage (a records file rewritten, a removal log), atomically."""
         return self._write_atomic(path, body)
 
-    def remove_temporary(self, plan: HarvestPlan, *more: Path) -> int:
+    def remove_temporary(self, plan: HarvestPlan, *more: Path, older_than_s: float = 0.0) -> int:
         """Delete what writes cut short by a kill left behind (in the harvest's folders and in
-        `more`); returns how many files."""
+        `more`), last written at least `older_than_s` ago; returns how many files."""
         removed = 0
+        before = time.time() - older_than_s
         for folder in (self.source_dir(plan), self.records_dir(plan), *more):
             for leftover in folder.glob(f".*{TEMPORARY_SUFFIX}"):
+                try:
+                    if older_than_s and leftover.stat().st_mtime > before:
+                        continue
+                except FileNotFoundError:
+                    continue
                 leftover.unlink(missing_ok=True)
                 removed += 1
         return removed

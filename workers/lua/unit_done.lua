@@ -4,7 +4,8 @@
 -- anything late.
 -- KEYS: done, stats, windows, users_requested, users_done, meta, parked, lease, fetched,
 --       chains_requested, chains_done
--- ARGV: unit, kind ('page'|'user'|'chain'), records, chain (the window of a page; for a
+-- ARGV: unit, kind ('page'|'user'|'chain'|'days': new days of an ongoing harvest, counted
+--       nowhere), records, chain (the window of a page; for a
 --       chain unit its `<endpoint>:<what>`), chain_ended ('1'|'0'), username, outcome, now,
 --       delivery id, endpoint (a chain unit's, for its counters)
 -- Returns -1 when this delivery no longer holds the unit, 1 when this call completed the
@@ -26,7 +27,7 @@ if redis.call('SADD', KEYS[1], unit) == 1 then
     if ARGV[5] == '1' and redis.call('SADD', KEYS[11], ARGV[4]) == 1 then
       redis.call('HINCRBY', KEYS[2], 'chains_done_' .. ARGV[10], 1)
     end
-  else
+  elseif kind == 'user' then
     redis.call('HSET', KEYS[5], ARGV[6], ARGV[7])
     redis.call('HINCRBY', KEYS[2], 'users_' .. ARGV[7], 1)
   end
