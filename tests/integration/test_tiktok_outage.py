@@ -1,5 +1,6 @@
-"""TikTok down for a minute mid-harvest: the fleet stops spending, probes now and then,
-resumes by itself, and the harvest ends exactly, without a dead letter or a split window."""
+"""TikTok down for 20 s mid-harvest (a minute in `make chaos`): the fleet stops spending,
+probes now and then, resumes by itself, and the harvest ends exactly, without a dead letter
+or a split window."""
 
 import httpx
 import pytest
@@ -12,14 +13,14 @@ from workers.progress import HarvestStore
 
 pytestmark = pytest.mark.integration
 
-OUTAGE_S = 60
+OUTAGE_S = 20
 
 
 def research_requests(simulator_url: str) -> int:
     return httpx.get(f"{simulator_url}/_sim/stats").json()["clients"].get("key-climate-key", {}).get("requests", 0)
 
 
-def test_a_minute_of_tiktok_down_costs_a_few_dozen_requests_and_the_harvest_ends_exactly(
+def test_tiktok_down_for_a_while_costs_a_few_dozen_requests_and_the_harvest_ends_exactly(
         harvest_env, redis_client, namespace, simulator_url, fleets, tmp_path, mode="status"):
     """TikTok answering 503 to everything; `make chaos` also has it resetting connections."""
     store = HarvestStore(redis_client, Keys(namespace))
