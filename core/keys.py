@@ -205,6 +205,10 @@ class Keys:
         """Hash of an ongoing harvest: the first day of each new-days unit -> the window it added."""
         return f"{self.namespace}:h:{harvest}:new_days"
 
+    def records_lock(self, harvest: str) -> str:
+        """Held while a step rewrites the harvest's stored pages (workers/records_lock.py)."""
+        return f"{self.namespace}:h:{harvest}:records_lock"
+
     def harvest_keys_pattern(self, harvest: str) -> str:
         return f"{self.namespace}:h:{harvest}:*"
 
@@ -218,7 +222,8 @@ class Keys:
                 self.chains_done(harvest), self.comments_cut(harvest), self.list_outcomes(harvest),
                 self.held(harvest), self.buckets_used(harvest), self.refresh(harvest),
                 self.refresh_batches(harvest), self.refresh_served(harvest), self.refresh_ended(harvest),
-                self.refresh_pending(harvest), self.refresh_gone(harvest), self.new_days(harvest)]
+                self.refresh_pending(harvest), self.refresh_gone(harvest), self.new_days(harvest),
+                self.records_lock(harvest)]
 
     @property
     def purged_pattern(self) -> str:

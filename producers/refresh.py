@@ -1,4 +1,5 @@
-"""Starting a compliance refresh of a done harvest (`tiktok-harvest refresh ID`).
+"""Starting a compliance refresh of a done harvest (`tiktok-harvest refresh ID`), or of an
+ongoing one (which also starts its own every `refresh_every_days`: workers/new_days.py).
 
 Researchers may not keep what TikTok no longer shows. A refresh asks TikTok again about every
 video the harvest stored, with video queries `video_id IN [...]`: batches of up to 100 ids
@@ -69,7 +70,7 @@ def start(redis, keys: Keys, broker: dramatiq.Broker, harvest_id: str, stored_vi
     if "id" in current and "finished_at" not in current:
         return _join(refreshes, broker, harvest_id)
     state = harvests.registered_status(harvest_id).state
-    if state != "done":
+    if state != "done" and not (plan.ongoing and state not in REFUSALS):
         raise RefreshRefused(harvest_id, REFUSALS.get(state, f"it is {state}: only a done harvest can be refreshed"))
     dated, unchecked = stored_videos(plan)
     now = time.time() if now is None else now

@@ -18,7 +18,7 @@ from producers.query_rules import build_query
 from producers.refusal import SpecRefused
 from producers.spec_input import check_plain_data, read_spec_file
 from schemas.credentials import Credential
-from schemas.spec import HarvestPlan, HarvestSpec
+from schemas.spec import REFRESH_EVERY_DAYS, HarvestPlan, HarvestSpec
 from schemas.usernames import normalise
 
 __all__ = ["EARLIEST_DAY", "SpecRefused", "choose_credential", "parse_period", "read_spec_file", "validate"]
@@ -127,6 +127,8 @@ def validate(
     # An ongoing harvest needs a key valid today; it goes on for as long as its project has one.
     credential = choose_credential(spec.project, today if end is None else end, credentials, today)
     new_days_from = None
+    if end is not None and spec.refresh_every_days is not None:
+        raise SpecRefused("refresh_every_days", "applies only to an ongoing period (yyyymmdd-ongoing)")
     if end is None:
         end = windows.last_archived_day(now)  # the past, harvested first
         new_days_from = windows.format_day(max(start, end + dt.timedelta(days=1)))
@@ -149,4 +151,5 @@ def validate(
         follows_of_every_author=spec.follows_of_every_author,
         comments_of_every_video=spec.comments_of_every_video,
         new_days_from=new_days_from,
+        refresh_every_days=(spec.refresh_every_days or REFRESH_EVERY_DAYS) if new_days_from else None,
     )

@@ -20,6 +20,9 @@ MAX_PROJECT_CHARS = 100
 # TikTok serves about the first 1,000 comments of a video; a limit above that changes nothing.
 MAX_COMMENTS_PER_VIDEO = 1000
 MAX_FOLLOWS_PER_ACCOUNT = 10_000
+# TikTok's terms ask researchers to refresh their data at least every 15 days and delete what
+# is gone: an ongoing harvest refreshes itself this often unless its spec says sooner.
+REFRESH_EVERY_DAYS = 15
 
 Term = Annotated[str, msgspec.Meta(max_length=MAX_TERM_CHARS)]
 Terms = Annotated[list[Term], msgspec.Meta(max_length=MAX_TERMS)]
@@ -48,6 +51,8 @@ class HarvestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # (TikTok's lists stop around 5,000).
     max_follows_per_account: Annotated[int, msgspec.Meta(ge=1, le=MAX_FOLLOWS_PER_ACCOUNT)] | None = None
     follows_of_every_author: bool = False
+    # An ongoing period: days between the compliance refreshes the fleet starts by itself.
+    refresh_every_days: Annotated[int, msgspec.Meta(ge=1, le=REFRESH_EVERY_DAYS)] | None = None
 
 
 class HarvestPlan(msgspec.Struct, frozen=True):
@@ -73,6 +78,7 @@ class HarvestPlan(msgspec.Struct, frozen=True):
     # An ongoing harvest: `windows` cover the days TikTok had archived at submission; the fleet
     # adds each day from this one (yyyymmdd) on once TikTok has archived it (workers/new_days.py).
     new_days_from: str | None = None
+    refresh_every_days: int | None = None  # an ongoing harvest's compliance refreshes (workers/new_days.py)
 
     @property
     def ongoing(self) -> bool:

@@ -12,6 +12,7 @@ from schemas.spec import HarvestPlan
 from workers import retention
 from workers.authors import expand_authors
 from workers.context import WorkerContext
+from workers.records_lock import records_held
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +33,8 @@ def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
     and its next day may already be writing, so only temporary files older than any write
     in progress go."""
     ctx.store.leave_quota(plan.id, plan.credential)
-    pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
+    with records_held(ctx.redis, ctx.keys.records_lock(plan.id)):
+        pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
     if plan.ongoing:
         removed = ctx.storage.remove_temporary(plan, older_than_s=STALE_TEMPORARY_S)
         caught_up = ctx.store.mark_caught_up(plan.id)

@@ -11,6 +11,10 @@ asked for twice and each day costs what its videos need: one request, when it ha
 
 When no key of the project is valid (its access period ended), the task waits like a unit
 without quota (`access_expired`) and goes on by itself once a valid key is added.
+
+The same task starts the harvest's compliance refresh (producers/refresh.py) once
+`refresh_every_days` have passed since the last one began (or since the submission): TikTok's
+terms ask for one at least every 15 days.
 """
 
 import datetime as dt
@@ -19,11 +23,15 @@ import time
 import structlog
 
 from core import messages, windows
+from producers import refresh
 from schemas.messages import NewDaysTask, PageTask
+from schemas.spec import HarvestPlan
+from workers import retention
 from workers.context import WorkerContext
 from workers.finish import harvest_finished
 from workers.journey import unit_of_work
 from workers.quota.keys_of_project import keys_to_try
+from workers.stored_videos import stored_videos
 from workers.tiktok.errors import QuotaWait
 
 log = structlog.get_logger(__name__)
@@ -65,8 +73,27 @@ def handle_new_days(ctx: WorkerContext, task: NewDaysTask, token: str, retries: 
         following = windows.format_day(windows.parse_day(windows.bounds(window)[1]) + dt.timedelta(days=1))
         messages.send(ctx.broker, NewDaysTask(plan.id, following),
                       delay_ms=windows.new_days_delay_ms(following, now, ctx.settings.new_days_check_s))
+        _refresh_if_due(ctx, plan, now)
         finished = ctx.store.days_done(work.delivery)
         work.completed = True
         log.info("new_days_added", window=window, next_day=following)
         if finished:  # (its window was harvested before a crash let this unit end)
             harvest_finished(ctx, plan)
+
+
+def _refresh_if_due(ctx: WorkerContext, plan: HarvestPlan, now: float) -> None:
+    """Start the compliance refresh when it is due (joining one in progress is harmless)."""
+    if plan.refresh_every_days is None:
+        return
+    last = float(ctx.refreshes.current(plan.id).get("started_at", plan.submitted_at))
+    if now - last < plan.refresh_every_days * 86400:
+        return
+    try:
+        started = refresh.start(ctx.redis, ctx.keys, ctx.broker, plan.id,
+                                lambda p: stored_videos(ctx.storage, p), keep_s=retention.retention_s(ctx.settings),
+                                now=now)
+    except refresh.RefreshRefused as refused:  # paused, cancelled or failed meanwhile: the next day tries again
+        log.info("scheduled_refresh_refused", why=refused.why)
+        return
+    log.info("scheduled_refresh_started", refresh=started.refresh, videos=started.videos,
+             batches=started.batches)

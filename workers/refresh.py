@@ -11,8 +11,11 @@ unit that leaves no unit of the refresh pending finishes it:
    their batch (a video TikTok leaves out is deleted or no longer public; both must go);
 2. their records, their comments and the acts on them move into the removal log
    (workers/removals.py), safe to repeat and to run twice at once;
-3. the harvest leaves the quota's fair share, its keys get their expiry again, and the
-   refresh is noted finished with what went.
+3. the harvest leaves the quota's fair share, its keys get their expiry again (an ongoing
+   harvest's keep none), and the refresh is noted finished with what went.
+
+Moving records rewrites pages, which an ongoing harvest's author expansion may be rewriting
+too: the two take turns (workers/records_lock.py).
 
 A crash anywhere in 1-3 is finished by the message coming back (its unit is done:
 `finish_if_unfinished`), or by `tiktok-harvest refresh` joining the refresh.
@@ -30,9 +33,10 @@ from schemas.spec import HarvestPlan
 from workers import journey, removals, retention
 from workers.calls import paid_call
 from workers.context import WorkerContext
-from workers.finish import FORGET_CLAIMS_AFTER_S
+from workers.finish import FORGET_CLAIMS_AFTER_S, STALE_TEMPORARY_S
 from workers.journey import Endpoint, Work
 from workers.records import id_string
+from workers.records_lock import records_held
 from workers.storage import Storage
 from workers.tiktok.client import decode_video_page
 from workers.tiktok.errors import PermanentError
@@ -121,14 +125,19 @@ def refresh_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
     if decided is None:
         return
     gone, decided_at = decided
-    removals.move_gone(ctx.storage, plan, gone, refresh_id=refresh_id, decided_at=decided_at)
+    with records_held(ctx.redis, ctx.keys.records_lock(plan.id)):
+        removals.move_gone(ctx.storage, plan, gone, refresh_id=refresh_id, decided_at=decided_at)
     removed = removals.count_removed(ctx.storage, plan, refresh_id, decided_at)
     ctx.store.leave_quota(plan.id, plan.credential)
-    temporaries = ctx.storage.remove_temporary(plan, ctx.storage.removed_dir(plan, removals.removal_day(decided_at)))
-    # The keys a refresh extended or made without an expiry get one again, as when the harvest
-    # finished (a key's expiry is only ever shortened here).
-    retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
-                              claims_s=FORGET_CLAIMS_AFTER_S)
+    removed_dir = ctx.storage.removed_dir(plan, removals.removal_day(decided_at))
+    if plan.ongoing:  # its next day may be writing: only what a kill left long ago goes; its keys stay
+        temporaries = ctx.storage.remove_temporary(plan, removed_dir, older_than_s=STALE_TEMPORARY_S)
+    else:
+        temporaries = ctx.storage.remove_temporary(plan, removed_dir)
+        # The keys a refresh extended or made without an expiry get one again, as when the
+        # harvest finished (a key's expiry is only ever shortened here).
+        retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
+                                  claims_s=FORGET_CLAIMS_AFTER_S)
     ctx.refreshes.mark_finished(plan.id, refresh_id, removed)
     log.info("refresh_finished", harvest=plan.id, refresh=refresh_id, gone=len(gone),
              videos_removed=removed["video"], comments_removed=removed["comment"], acts_removed=removed["act"],

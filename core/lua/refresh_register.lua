@@ -1,4 +1,5 @@
--- Register a compliance refresh of a done harvest in one step, or name the one in progress.
+-- Register a compliance refresh of a done harvest (or of an ongoing one, whatever day it is
+-- at) in one step, or name the one in progress.
 -- One refresh at a time: while one runs, a second `refresh` joins it instead.
 --
 -- The harvest's keys are kept at least `keep_s` from now (a done harvest's keys expire
@@ -12,7 +13,7 @@
 --       unit of its first page, the batch (JSON)
 -- Returns {verdict, refresh id}: 'started' (this one), 'running' (the refresh in progress,
 -- to join), or 'refused' with why: 'unknown', 'unfinished', 'failed', 'paused', 'cancelled'.
-local meta = redis.call('HMGET', KEYS[1], 'state', 'finished_at')
+local meta = redis.call('HMGET', KEYS[1], 'state', 'finished_at', 'ongoing')
 if not meta[1] then
   return {'refused', 'unknown'}
 end
@@ -26,11 +27,12 @@ end
 if tonumber(redis.call('HGET', KEYS[2], 'dead_letters') or '0') > 0 then
   return {'refused', 'failed'}
 end
-if not meta[2] then
+if not meta[2] and meta[3] ~= '1' then
   return {'refused', 'unfinished'}
 end
 
 local keep = tonumber(ARGV[5])
+-- (GT leaves a key without an expiry, an ongoing harvest's, without one.)
 for i = 9, #KEYS do
   redis.call('EXPIRE', KEYS[i], keep, 'GT')
 end

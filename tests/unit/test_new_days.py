@@ -22,7 +22,7 @@ from core.credentials import load_credentials
 from producers import control
 from producers.spec import SpecRefused, validate
 from producers.submission import start
-from schemas.messages import NewDaysTask, PageTask, UserTask
+from schemas.messages import NewDaysTask, PageTask, RefreshTask, UserTask
 from tests.unit.conftest import (
     BASE_URL,
     BIG,
@@ -37,8 +37,10 @@ from tests.unit.test_crash_anywhere import Crash, Fuse, fused, instrument
 from workers.broker import build_broker
 from workers.context import build_context
 from workers.journey import HarvestStopped
+from workers.lease import Busy
 from workers.new_days import NotArchivedYet, handle_new_days
 from workers.pages import handle_page
+from workers.refresh import handle_refresh
 from workers.tiktok.errors import QuotaWait
 from workers.users import handle_user
 
@@ -57,6 +59,8 @@ class DailyTikTok:
 
     def __init__(self):
         self.windows: list[tuple[str, str]] = []
+        self.gone: set[int] = set()  # deleted on TikTok: no longer served
+        self.refresh_queries = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == TOKEN:
@@ -65,7 +69,12 @@ class DailyTikTok:
         if request.url.path == USER_INFO:
             return httpx.Response(200, content=user_body(display_name=body["username"].title()))
         assert request.url.path == VIDEO_QUERY
-        self.windows.append((body["start_date"], body["end_date"]))
+        asked = [set(map(int, c["field_values"])) for c in body["query"].get("and", [])
+                 if c["field_name"] == "video_id"]
+        if asked:
+            self.refresh_queries += 1
+        else:
+            self.windows.append((body["start_date"], body["end_date"]))
         start, end = (windows.parse_day(body[k]) for k in ("start_date", "end_date"))
         videos = []
         day = start
@@ -73,8 +82,9 @@ class DailyTikTok:
             for k in range(VIDEOS_A_DAY):
                 number = (day - dt.date(2026, 1, 1)).days * 10 + k
                 created = int(dt.datetime.combine(day, dt.time(10 + k), dt.UTC).timestamp())
-                videos.append({"id": BIG + number, "create_time": created, "region_code": "BE",
-                               "video_description": f"day {day} #klimaat", "username": ("alice", "bob")[k]})
+                if BIG + number not in self.gone and (not asked or BIG + number in asked[0]):
+                    videos.append({"id": BIG + number, "create_time": created, "region_code": "BE",
+                                   "video_description": f"day {day} #klimaat", "username": ("alice", "bob")[k]})
             day += dt.timedelta(days=1)
         return httpx.Response(200, json={"data": {"videos": videos, "cursor": len(videos), "has_more": False,
                                                   "search_id": "s"},
@@ -96,6 +106,7 @@ class Fleet:
 
     HANDLERS: dict[str, tuple[type, Callable[..., None]]] = {messages.PAGE_ACTOR: (PageTask, handle_page),
                 messages.USER_ACTOR: (UserTask, handle_user),
+                messages.REFRESH_ACTOR: (RefreshTask, handle_refresh),
                 messages.NEW_DAYS_ACTOR: (NewDaysTask, handle_new_days)}
 
     def __init__(self, settings, broker, fake, tiktok):
@@ -124,7 +135,7 @@ class Fleet:
             task: Any = msgspec.convert(message["args"][0], task_type)
             try:
                 handler(ctx, task, message.get("options", {}).get("lease_token") or message["message_id"], 0)
-            except NotArchivedYet:
+            except (NotArchivedYet, Busy):
                 self.waiting.append((queue, body))  # sent again later, as the actor does
             except QuotaWait as wait:
                 ctx.store.park(task.harvest_id, task.unit, wait.why)  # parked, as the actor does
@@ -138,7 +149,7 @@ class Fleet:
         return crashes
 
     def _pop(self):
-        for queue in ("pages", "pages.DQ", "users"):
+        for queue in ("pages", "pages.DQ", "users", "lists"):
             message_id = self.fake.lpop(f"{NAMESPACE}:{queue}")
             if message_id:
                 body = self.fake.hget(f"{NAMESPACE}:{queue}.msgs", message_id)
@@ -210,6 +221,16 @@ def test_an_ongoing_period_that_starts_in_the_future_is_refused(credentials_file
     with pytest.raises(SpecRefused, match="future"):
         validate({"id": "d", "project": "climate", "period": "20261201-ongoing", "keywords": ["klimaat"]},
                  load_credentials(credentials_file), now=SUBMITTED.timestamp())
+
+
+def test_a_refresh_schedule_applies_only_to_an_ongoing_period(credentials_file):
+    with pytest.raises(SpecRefused) as refused:
+        validate({"id": "d", "project": "climate", "period": "20261001-20261031", "keywords": ["klimaat"],
+                  "refresh_every_days": 7}, load_credentials(credentials_file), now=SUBMITTED.timestamp())
+    assert refused.value.field == "refresh_every_days"
+    ongoing = validate({"id": "d", "project": "climate", "period": "20261001-ongoing", "keywords": ["klimaat"]},
+                       load_credentials(credentials_file), now=SUBMITTED.timestamp())
+    assert ongoing.refresh_every_days == 15  # TikTok's terms: at least every 15 days
 
 
 def test_the_days_archive_moment_is_49_hours_after_the_day_ends():
@@ -345,3 +366,44 @@ def test_a_caught_up_ongoing_harvest_keeps_its_state_through_the_retention_sweep
     retention.sweep(fleet.fake, ctx.keys, ctx.settings, now=SUBMITTED.timestamp() + 90 * 86400)
     assert fleet.fake.pttl(ctx.keys.plan(plan.id)) == -1
     assert ctx.store.registered_status(plan.id).state == "caught_up"
+
+
+def test_an_ongoing_harvest_refreshes_itself_every_few_days_and_drops_what_tiktok_deleted(fleet):
+    plan = submit(fleet, refresh_every_days=2)
+    fleet.run(SUBMITTED.timestamp())
+    fleet.run(at("20261201", 2))
+    fleet.run(at("20261202", 2))  # a day and 14 hours after the submission: not due yet
+    assert fleet.tiktok.refresh_queries == 0
+    deleted = BIG + (dt.date(2026, 11, 22) - dt.date(2026, 1, 1)).days * 10  # alice's video of 20261122
+    fleet.tiktok.gone.add(deleted)
+    fleet.run(at("20261203", 2))  # two days and 14 hours: the day's task starts a refresh
+    ctx = fleet.context(at("20261203", 2))
+    status = ctx.store.registered_status(plan.id)
+    assert status.refresh is not None and status.refresh.state == "done" and status.refresh.gone == 1
+    # (Started before the new day's page came in: the days up to 20261129.)
+    assert status.refresh.videos == 10 * VIDEOS_A_DAY and fleet.tiktok.refresh_queries == 1
+    assert f"iCANDID_tiktok_{deleted}" not in stored_videos(ctx, plan)
+    assert len(stored_videos(ctx, plan)) == 11 * VIDEOS_A_DAY - 1  # the day added meanwhile stays
+    assert status.state == "caught_up" and status.through == "20261130"
+    assert fleet.fake.pttl(ctx.keys.plan(plan.id)) == -1  # the refresh gave its keys no expiry
+    fleet.run(at("20261204", 2))  # a day after that refresh: none
+    assert fleet.tiktok.refresh_queries == 1
+
+
+def test_catching_up_waits_for_a_refresh_moving_records_out_of_the_pages_it_would_rewrite(fleet):
+    plan = submit(fleet)
+    ctx = fleet.context(SUBMITTED.timestamp())
+    fleet.fake.set(ctx.keys.records_lock(plan.id), "a refresh's removal, in progress")
+    fleet.run(SUBMITTED.timestamp())
+    status = ctx.store.registered_status(plan.id)
+    assert status.state == "running" and status.pages == 1 and len(fleet.waiting) == 2  # (+ the finisher)
+    assert ctx.storage.records_dir(plan).joinpath("tiktok_user_alice.json").exists()
+    assert not _expanded(ctx, plan)
+    fleet.fake.delete(ctx.keys.records_lock(plan.id))  # the removal is through
+    fleet.run(SUBMITTED.timestamp())
+    assert ctx.store.registered_status(plan.id).state == "caught_up" and _expanded(ctx, plan)
+
+
+def _expanded(ctx, plan) -> bool:
+    page = next(ctx.storage.records_dir(plan).glob("tiktok_videos_*.json"))
+    return all("name" in record["author"] for record in json.loads(page.read_bytes()))
