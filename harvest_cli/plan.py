@@ -124,7 +124,10 @@ def _summary(found) -> str:
     return (f"{found.requests_left_today:,} of {found.daily_requests:,} research requests a day left today, shared "
             f"with {found.harvests_sharing} other harvest(s): at least {found.days_at_least} day(s)"
             + (f", about {found.days_estimate} day(s) by the probe ({found.probe_requests} requests spent)"
-               if found.days_estimate is not None else ""))
+               if found.days_estimate is not None else "")
+            + (f"; then, ongoing, each day from {found.new_days_from} on once archived: at least one request a day "
+               "(one per 100 videos), and a compliance refresh of about one request per 100 stored videos "
+               "every few days" if found.new_days_from else ""))
 
 
 def _maybe(value: int | None) -> str:

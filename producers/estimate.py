@@ -74,7 +74,7 @@ def estimate(plan: HarvestPlan, *, keys: list[str], daily_requests: int, request
         at_least, _days(at_least, requests_left_today // share, daily_requests // share),
         probe_requests=len(probes), requests_estimate=guessed,
         days_estimate=_days(guessed, requests_left_today // share, daily_requests // share) if guessed else None,
-        probes=list(probes))
+        probes=list(probes), new_days_from=plan.new_days_from)
 
 
 def _videos(probes: Sequence[WindowProbe]) -> tuple[int | None, int | None]:

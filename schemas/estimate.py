@@ -38,3 +38,6 @@ class HarvestEstimate(msgspec.Struct, frozen=True):
     requests_estimate: int | None = None
     days_estimate: int | None = None
     probes: list[WindowProbe] = msgspec.field(default_factory=list)
+    # An ongoing harvest: the figures above are for its archived past; from this day (yyyymmdd)
+    # on, each day costs at least one more request (one per 100 videos), asked once archived.
+    new_days_from: str | None = None

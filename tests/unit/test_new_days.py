@@ -407,3 +407,13 @@ def test_catching_up_waits_for_a_refresh_moving_records_out_of_the_pages_it_woul
 def _expanded(ctx, plan) -> bool:
     page = next(ctx.storage.records_dir(plan).glob("tiktok_videos_*.json"))
     return all("name" in record["author"] for record in json.loads(page.read_bytes()))
+
+
+def test_the_plan_of_an_ongoing_harvest_covers_its_past_and_says_what_each_new_day_costs(credentials_file):
+    from producers.estimate import estimate
+
+    plan = validate({"id": "d", "project": "climate", "period": "20261001-ongoing", "keywords": ["klimaat"]},
+                    load_credentials(credentials_file), now=SUBMITTED.timestamp())
+    found = estimate(plan, keys=["climate-key"], daily_requests=1000, requests_left_today=1000, harvests_sharing=0)
+    assert found.windows == plan.windows and found.requests_at_least == 2
+    assert found.new_days_from == "20261128"
