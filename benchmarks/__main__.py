@@ -19,7 +19,10 @@
 8. threads: 2 processes with 4, 8, 16 and 32 threads at 300 ms of latency against the
    sequential client, and the midnight burst of 50 keys (benchmarks/threads.py);
 9. the compliance refresh: requests per 10,000 stored videos, for a dense harvest and a
-   sparse one (benchmarks/refresh.py).
+   sparse one (benchmarks/refresh.py);
+10. quota efficiency on mixed specs (dense, sparse, empty months, very active accounts) sharing
+   one key across a midnight: requests against the least possible, the first day's budget
+   used, TikTok's 429s (benchmarks/mixed_quota.py).
 """
 
 import os
@@ -31,6 +34,7 @@ from benchmarks.comments import measure_comments
 from benchmarks.finishing import measure_finishing
 from benchmarks.fleet_run import Bench
 from benchmarks.language import measure_language
+from benchmarks.mixed_quota import LIMIT, measure_mixed_quota
 from benchmarks.our_code import measure_our_code
 from benchmarks.quota_efficiency import DAY_LIMIT, ROUND_TRIPS_PER_WAKE, measure_quota_efficiency
 from benchmarks.recovery import measure_recovery
@@ -153,6 +157,16 @@ def main() -> int:
                                                            f"(~{q.takes_per_parked_minute * ROUND_TRIPS_PER_WAKE:.0f} "
                                                            "Redis round trips)")
         line("simulated in", f"{q.seconds:.0f} s")
+        print(f"Quota efficiency, mixed specs on one key of {LIMIT} requests a day, across a midnight "
+              "(2 processes x 16 threads)")
+        m = measure_mixed_quota(Path(tmp), redis_url)
+        line("requests against the least possible", f"{m.requests} / {m.lower_bound} "
+             f"(+{100 * (m.requests - m.lower_bound) / m.lower_bound:.1f}%): "
+             + ", ".join(f"{name.removeprefix('mixed_')} {spent}/{least}"
+                         for name, (spent, least) in m.per_harvest.items()))
+        line("the first day's budget used while work was queued", f"{100 * m.first_day_used / LIMIT:.1f}%")
+        line("429s from TikTok (requests over its limit)", f"{m.status_429}")
+        line("all four done after", f"{m.seconds:.0f} s")
         print(f"Midnight burst: {KEYS} keys, each with a day of work queued ({PER_KEY} requests a key here), "
               "300 ms latency, 2 processes")
         for threads in (8, 16, 32):
