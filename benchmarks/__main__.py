@@ -159,14 +159,14 @@ def main() -> int:
         line("simulated in", f"{q.seconds:.0f} s")
         print(f"Quota efficiency, mixed specs on one key of {LIMIT} requests a day, across a midnight "
               "(2 processes x 16 threads)")
-        m = measure_mixed_quota(Path(tmp), redis_url)
-        line("requests against the least possible", f"{m.requests} / {m.lower_bound} "
-             f"(+{100 * (m.requests - m.lower_bound) / m.lower_bound:.1f}%): "
+        mixed = measure_mixed_quota(Path(tmp), redis_url)
+        line("requests against the least possible", f"{mixed.requests} / {mixed.lower_bound} "
+             f"(+{100 * (mixed.requests - mixed.lower_bound) / mixed.lower_bound:.1f}%): "
              + ", ".join(f"{name.removeprefix('mixed_')} {spent}/{least}"
-                         for name, (spent, least) in m.per_harvest.items()))
-        line("the first day's budget used while work was queued", f"{100 * m.first_day_used / LIMIT:.1f}%")
-        line("429s from TikTok (requests over its limit)", f"{m.status_429}")
-        line("all four done after", f"{m.seconds:.0f} s")
+                         for name, (spent, least) in mixed.per_harvest.items()))
+        line("the first day's budget used while work was queued", f"{100 * mixed.first_day_used / LIMIT:.1f}%")
+        line("429s from TikTok (requests over its limit)", f"{mixed.status_429}")
+        line("all four done after", f"{mixed.seconds:.0f} s")
         print(f"Midnight burst: {KEYS} keys, each with a day of work queued ({PER_KEY} requests a key here), "
               "300 ms latency, 2 processes")
         for threads in (8, 16, 32):

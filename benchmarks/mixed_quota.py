@@ -36,7 +36,7 @@ from workers.storage import Storage
 
 LIMIT = 150  # the key's requests a day: below what the four harvests need together
 TO_MIDNIGHT_S = 25.0  # the fleet starts this long before the (simulated) UTC midnight
-SPECS = [
+SPECS: list[dict] = [
     {"id": "mixed_dense", "collect": ["videos"], "period": "20240301-20240331",
      "query": {"or": [{"field_name": "region_code", "operation": "IN", "field_values": ["BE", "NL"]}]}},
     {"id": "mixed_sparse", "accounts": ["hln_be"], "collect": ["videos"], "period": "20240101-20240630"},
@@ -94,7 +94,8 @@ def measure_mixed_quota(workdir: Path, redis_url: str, timeout_s: float = 300) -
             time.sleep(0.2)
         seconds = time.monotonic() - began
         stats = httpx.get(f"{api_url}/_sim/stats").json()["clients"]["key-mixed"]
-        per_harvest, pages, authors = {}, 0, set()
+        per_harvest: dict[str, tuple[int, int]] = {}
+        pages, authors = 0, set[str]()
         for plan in plans:
             own_pages = sum(max(1, math.ceil(len(_truth(api_url, plan, window)) / 100)) for window in plan.windows)
             own_authors = _authors(Storage(settings.data_dir), plan) if "users" in plan.collect else set()
