@@ -122,6 +122,16 @@ class Bench:
                 client.delete(key)
 
 
+def tear_down(fleet: Fleet | None, simulator, client, namespace: str) -> None:
+    """Stop what a benchmark started and remove its namespace's keys."""
+    if fleet is not None:
+        fleet.stop()
+    simulator.stop()
+    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
 def commands_processed(client) -> int:
     return int(client.info("stats")["total_commands_processed"])
 

@@ -25,7 +25,7 @@ import httpx
 import msgspec
 import redis
 
-from benchmarks.fleet_run import wait_for_workers
+from benchmarks.fleet_run import tear_down, wait_for_workers
 from core.config import Settings
 from core.keys import Keys
 from harvest_cli.processes import Fleet, start_simulator
@@ -105,12 +105,7 @@ def measure_mixed_quota(workdir: Path, redis_url: str, timeout_s: float = 300) -
         lower = pages + len(authors)
         return MixedRun(requests, lower, first_day, stats["status_429"], seconds, per_harvest)
     finally:
-        if fleet is not None:
-            fleet.stop()
-        simulator.stop()
-        for key in client.scan_iter(match=f"{namespace}:*", count=1000):
-            client.delete(key)
-        client.close()
+        tear_down(fleet, simulator, client, namespace)
 
 
 def _used_until(client, keys: Keys, moment: float) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from benchmarks.fleet_run import Bench, cpu_seconds, wait_for_workers
+from benchmarks.fleet_run import Bench, cpu_seconds, tear_down, wait_for_workers
 from core.config import Settings
 from core.keys import Keys
 from harvest_cli.processes import Fleet, start_simulator
@@ -87,12 +87,7 @@ def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeo
         return Burst(threads, max(spent.values()), max(first.values()), max(spent.values()) - min(spent.values()),
                      cpu)
     finally:
-        if fleet is not None:
-            fleet.stop()
-        simulator.stop()
-        for key in client.scan_iter(match=f"{namespace}:*", count=1000):
-            client.delete(key)
-        client.close()
+        tear_down(fleet, simulator, client, namespace)
 
 
 def _watch(client, keys: Keys, began: float, timeout_s: float) -> tuple[dict[str, float], dict[str, float]]:
