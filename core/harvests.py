@@ -275,6 +275,8 @@ def _new_days(plan: HarvestPlan, meta: dict) -> tuple[str | None, float | None]:
     following = windows.parse_day(plan.new_days_from)
     if "through" in meta:
         following = windows.parse_day(meta["through"]) + dt.timedelta(days=1)
+    elif not plan.windows:  # its period began within the archive's lag: no day asked for yet
+        return None, windows.archived_at(following)
     return windows.format_day(following - dt.timedelta(days=1)), windows.archived_at(following)
 
 

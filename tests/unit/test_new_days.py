@@ -208,6 +208,18 @@ def test_an_ongoing_period_that_starts_within_the_archive_lag_has_no_past_to_har
     assert plan.windows == [] and plan.new_days_from == "20261129"
 
 
+def test_an_ongoing_harvest_with_no_past_says_so_and_asks_for_its_first_day_once_archived(fleet):
+    plan = submit(fleet, period="20261129-ongoing")
+    fleet.run(SUBMITTED.timestamp())
+    ctx = fleet.context(SUBMITTED.timestamp())
+    status = ctx.store.registered_status(plan.id)
+    assert status.state == "queued" and status.through is None and status.next_day_at == at("20261202", 1)
+    fleet.run(at("20261202", 1.5))
+    status = ctx.store.registered_status(plan.id)
+    assert status.state == "caught_up" and status.through == "20261129"
+    assert fleet.tiktok.windows == [("20261129", "20261129")]
+
+
 @pytest.mark.parametrize("period", ["20261001-ongoin", "20261001-Ongoing", "ongoing", "20261001-", "-ongoing",
                                     "20261001-ongoing-20261201"])
 def test_a_malformed_ongoing_period_is_refused_naming_the_field(credentials_file, period):
