@@ -29,6 +29,7 @@ from workers.broker import build_broker
 KEYS = 50
 PER_KEY = 40  # requests a key's day holds here (TikTok's is 1,000: the burst is scaled down 25 times)
 LATENCY_MS = 300
+TO_MIDNIGHT_S = 40.0  # the midnight burst: time to queue the work, start the fleet and park it all
 
 
 @dataclass
@@ -55,8 +56,14 @@ def measure_threads(bench: Bench, spec: dict, threads: int) -> ThreadsRun:
     return ThreadsRun(threads, r.seconds, r.requests, r.worker_cpu_s, r.worker_rss_mib, r.redis_commands / r.calls)
 
 
-def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeout_s: float = 900) -> Burst:
-    folder = workdir / f"burst-{threads}"
+def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeout_s: float = 900, *,
+                  at_midnight: bool = False) -> Burst:
+    """`at_midnight`: every key's day is spent when the work is queued, so the fleet parks it
+    all until 00:00 UTC (the fleet's clock set TO_MIDNIGHT_S before one) and meets it as the
+    buckets reset, each message back at midnight plus its jitter; times count from midnight.
+    Otherwise the work waits queued in the order it was submitted and times count from the
+    fleet's start (a fleet that was down at midnight)."""
+    folder = workdir / f"burst-{threads}{'-midnight' if at_midnight else ''}"
     folder.mkdir(parents=True, exist_ok=True)
     credentials = _keys_file(folder / "credentials.toml")
     simulator, api_url = start_simulator(log_dir=folder, credentials=credentials,
@@ -64,25 +71,39 @@ def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeo
     client = redis.Redis.from_url(redis_url)
     namespace = f"bench-burst-{uuid.uuid4().hex[:8]}"
     keys = Keys(namespace)
+    offset, midnight = 0.0, 0.0
+    if at_midnight:
+        now_s, now_us = client.time()
+        now = now_s + now_us / 1e6
+        offset = (now // 86400 + 1) * 86400 - now - TO_MIDNIGHT_S
+        midnight = time.monotonic() + TO_MIDNIGHT_S
     settings = Settings(redis_url=redis_url, api_base_url=api_url, data_dir=folder / "data", namespace=namespace,
-                        credentials_file=credentials, metrics_port=0)
+                        credentials_file=credentials, metrics_port=0, quota_clock_offset_s=offset)
     env = {"REDIS_URL": redis_url, "TIKTOK_API_BASE_URL": api_url, "HARVEST_DATA_DIR": str(settings.data_dir),
            "HARVEST_CREDENTIALS_FILE": str(credentials), "HARVEST_NAMESPACE": namespace,
-           "HARVEST_METRICS_PORT": "0", "LOG_LEVEL": "WARNING"}
+           "HARVEST_METRICS_PORT": "0", "LOG_LEVEL": "WARNING", "HARVEST_QUOTA_CLOCK_OFFSET_S": str(offset)}
     fleet = None
     try:
         # The day's work is queued before midnight, the first project's messages first; the
         # fleet meets it all at once when the buckets open.
         broker = build_broker(settings, client=client, for_workers=False)
+        if at_midnight:  # yesterday's budgets, spent
+            today = int((time.time() + offset) // 86400)
+            for n in range(KEYS):
+                client.hset(keys.quota(f"k{n:02d}"), mapping={"day": today, "requests": PER_KEY, "records": 0})
         for n in range(KEYS):
             start(prepare(spec | {"id": f"burst_{n:02d}", "project": f"p{n:02d}"}, settings), settings, broker,
                   redis=client)
         httpx.post(f"{api_url}/_sim/config", json={"latency_ms": LATENCY_MS}).raise_for_status()
         fleet = Fleet(dict(os.environ, **env), processes=2, threads=threads, log_path=folder / "workers.log").start()
         pids = wait_for_workers(fleet, 2)
+        if at_midnight:
+            if time.monotonic() > midnight - 2:
+                raise RuntimeError("the fleet started too late to park the work before midnight")
+            time.sleep(midnight - time.monotonic())
         began = time.monotonic()
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
-        first, spent = _watch(client, keys, began, timeout_s)
+        first, spent = _watch(client, keys, began, timeout_s, int((time.time() + offset) // 86400))
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         return Burst(threads, max(spent.values()), max(first.values()), max(spent.values()) - min(spent.values()),
                      cpu)
@@ -90,8 +111,10 @@ def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeo
         tear_down(fleet, simulator, client, namespace)
 
 
-def _watch(client, keys: Keys, began: float, timeout_s: float) -> tuple[dict[str, float], dict[str, float]]:
-    """When each key got its first request, and when its day was spent (seconds from the start)."""
+def _watch(client, keys: Keys, began: float, timeout_s: float,
+           day: int) -> tuple[dict[str, float], dict[str, float]]:
+    """When each key got its first request of `day` (the UTC day number), and when that day
+    was spent (seconds from the start)."""
     names = [f"k{n:02d}" for n in range(KEYS)]
     first: dict[str, float] = {}
     spent: dict[str, float] = {}
@@ -100,8 +123,9 @@ def _watch(client, keys: Keys, began: float, timeout_s: float) -> tuple[dict[str
             raise RuntimeError(f"only {len(spent)} of {KEYS} keys spent after {timeout_s:.0f} s")
         with client.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.hget(keys.quota(name), "requests")
-            used = [int(value or 0) for value in pipe.execute()]
+                pipe.hmget(keys.quota(name), "day", "requests")
+            used = [int(requests or 0) if int(bucket_day or -1) == day else 0
+                    for bucket_day, requests in pipe.execute()]
         at = time.monotonic() - began
         for name, requests in zip(names, used, strict=True):
             if requests and name not in first:

@@ -49,6 +49,17 @@ def dashboard_queries() -> list[tuple[str, str, bool]]:
     return found
 
 
+# Series that appear only with the work (their labels are not known in advance).
+WORK_SERIES = ("tiktok_harvest_users_total", "tiktok_api_request_seconds_count", "tiktok_harvest_records_stored",
+               "tiktok_harvest_requests_spent")
+
+
+def scraped_at_least(prometheus: PrometheusServer, metric: str, samples: int) -> bool:
+    """Every series of `metric` has `samples` samples in the last 30 s (and there is one)."""
+    counts = prometheus.query(f"count_over_time({metric}[30s])", time.time())
+    return bool(counts) and all(float(series["value"][1]) >= samples for series in counts)
+
+
 def own_metric_problems(exposition: str) -> list[str]:
     """What `promtool check metrics` says about the names our code defines (Dramatiq's aside)."""
     result = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True, text=True,
@@ -87,6 +98,11 @@ def test_metrics_dashboard_and_alerts_hold_up_on_a_real_prometheus(
         # Scraped and evaluated after the end: the exporter's last reading says done.
         wait_until(lambda: prometheus.query('tiktok_harvest_state{harvest="prometheus_week", state="done"}',
                                             time.time()), 15, "the finished harvest scraped")
+        # A short harvest may be over between two scrapes: a rate over the series it made needs
+        # two samples before the range's last step (1 s apart), so wait for three, and a step.
+        for metric in WORK_SERIES:
+            wait_until(lambda metric=metric: scraped_at_least(prometheus, metric, 3), 30, f"{metric} scraped")
+        time.sleep(1.0)
         ended = time.time()
 
         assert prometheus.targets_up()
