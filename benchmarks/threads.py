@@ -3,9 +3,10 @@
 Calls wait on the network, so threads are cheap: for 4, 8, 16 and 32 threads per process
 (2 processes) this measures a harvest's wall time (against one sequential client), worker
 CPU and memory, and Redis commands per call. Then the burst at 00:00 UTC: KEYS projects,
-each with its own key and a day of work queued, the first project's messages first; how long
-until every key's day is spent, how late the last key got its first request (no key may
-starve the others), and how far apart the keys' days ended.
+each with its own key and a day of work, parked until midnight (or queued, the first
+project's messages first, for a fleet that starts late); how long until every key's day is
+spent, how late the last key got its first request (no key may starve the others), and how
+far apart the keys' days ended.
 """
 
 import datetime as dt

@@ -53,8 +53,10 @@ from workers.users import handle_user
 log = structlog.get_logger(__name__)
 
 # Spread the wake-up of parked messages a little, so they do not all hit Redis at once: up to
-# a tenth of the wait, between 1 and 10 seconds.
-PARK_JITTER_S = (1.0, 10.0)
+# a tenth of the wait, between 0.5 and 3 seconds. Short enough that at midnight every key's
+# parked work starts within seconds of the reset (the wakes are random, so each key's first
+# ones come early), however much of it is parked.
+PARK_JITTER_S = (0.5, 3.0)
 MAX_PARK_S = 6 * 86400  # Dramatiq's delay limit is 7 days
 MAX_FAIR_WAIT_S = 30.0
 FAIR_BACK_OFF_STEPS = 8  # doublings counted at most: the wait is at its longest well before

@@ -160,12 +160,12 @@ def test_park_delay_is_the_wait_plus_jitter_and_capped(global_context, plan, fak
     monkeypatch.setattr(actors.random, "uniform", lambda low, high: high)
     before = time.time() * 1000
     actors._park(ctx, plan.id, "page:x", message, QuotaWait(30))  # jitter: a tenth of the wait
-    actors._park(ctx, plan.id, "page:y", message, QuotaWait(1))  # at least a second
-    actors._park(ctx, plan.id, "page:z", message, QuotaWait(3600))  # at most ten seconds
+    actors._park(ctx, plan.id, "page:y", message, QuotaWait(1))  # at least half a second
+    actors._park(ctx, plan.id, "page:z", message, QuotaWait(3600))  # at most three seconds
     actors._park(ctx, plan.id, "page:w", message, QuotaWait(30 * 86400))
     after = time.time() * 1000
     delays = sorted(m.options["eta"] for m in queued(fake, "pages.DQ"))
-    for eta, expected_s in zip(delays[:3], (2, 33, 3610), strict=True):
+    for eta, expected_s in zip(delays[:3], (1.5, 33, 3603), strict=True):
         assert before + expected_s * 1000 - 1000 <= eta <= after + expected_s * 1000
     assert actors.MAX_PARK_S * 1000 - 1000 <= delays[3] - before <= actors.MAX_PARK_S * 1000 + 1000
     assert ctx.store.status(plan.id).quota_waits == 4
