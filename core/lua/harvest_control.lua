@@ -3,8 +3,9 @@
 -- KEYS: meta hash, held-messages hash
 -- ARGV: action (pause, resume, cancel), now (seconds)
 -- Returns {verdict, state before}: verdict 'unknown' (no such harvest), 'done' (finished:
--- nothing to stop; an ongoing harvest that caught up is not finished), 'cancelled' (cancelled for good: nothing to pause or resume), 'unchanged'
--- (already in that state; resume of a harvest that is not paused) or 'changed'.
+-- nothing to stop; an ongoing harvest that caught up is not finished), 'cancelled' (cancelled
+-- for good: nothing to pause or resume), 'unchanged' (already in that state; resume of a
+-- harvest that is not paused) or 'changed'.
 local meta = redis.call('HMGET', KEYS[1], 'state', 'finished_at', 'ongoing')
 local state, finished = meta[1], meta[2] and meta[3] ~= '1'
 if not state then
