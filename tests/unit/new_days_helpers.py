@@ -105,9 +105,10 @@ class Fleet:
             instrument(ctx, fuse)
         return ctx
 
-    def run(self, now: float, fuse: Fuse | None = None) -> int:
+    def run(self, now: float, fuse: Fuse | None = None, *, crashed_back_later: bool = False) -> int:
         """Deliver every message (those put off earlier too) until none is left that can run
-        at `now`; returns the crashes survived."""
+        at `now`; returns the crashes survived. A message whose process died is delivered
+        again at once, or (`crashed_back_later`) at the next run, when the clock has moved on."""
         for queue, body in self.waiting:
             self._push(queue, body)
         self.waiting = []
@@ -128,7 +129,10 @@ class Fleet:
                 assert stopped.state == "cancelled"  # dropped, as the actor does
             except Crash:
                 crashes += 1
-                self._push(queue, body)  # redelivered, to a new process
+                if crashed_back_later:
+                    self.waiting.append((queue, body))
+                else:
+                    self._push(queue, body)  # redelivered, to a new process
                 ctx = self.context(now, fuse)
         return crashes
 
