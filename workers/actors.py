@@ -207,21 +207,28 @@ def add_new_days(payload: dict) -> None:
     _run(NewDaysTask, payload, handle_new_days)
 
 
+# Among the messages a worker process holds, the ones of higher priority (lower number) run
+# first. A window's pages are a chain, each page waiting for the one before, and each starts a
+# harvest's fan-out: they go ahead of the profiles, comments and lists they lead to, which
+# fill the threads in between.
+CHAIN_PRIORITY, FAN_OUT_PRIORITY = 0, 10
+
+
 def declare(broker: dramatiq.Broker) -> None:
     """Declare the actors on `broker` (once per broker)."""
-    for fn, queue_name, actor_name in (
-        (fetch_page, messages.PAGES_QUEUE, messages.PAGE_ACTOR),
-        (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR),
-        (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR),
-        (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR),
-        (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR),
-        (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR),
-        (refresh_videos, messages.LISTS_QUEUE, messages.REFRESH_ACTOR),
-        (add_new_days, messages.PAGES_QUEUE, messages.NEW_DAYS_ACTOR),
-        (intake.submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR),
-        (intake.pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR),
-        (intake.resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR),
-        (intake.cancel_harvest, messages.INTAKE_QUEUE, messages.CANCEL_ACTOR),
+    for fn, queue_name, actor_name, priority in (
+        (fetch_page, messages.PAGES_QUEUE, messages.PAGE_ACTOR, CHAIN_PRIORITY),
+        (fetch_user, messages.USERS_QUEUE, messages.USER_ACTOR, FAN_OUT_PRIORITY),
+        (fetch_comments, messages.COMMENTS_QUEUE, messages.COMMENTS_ACTOR, FAN_OUT_PRIORITY),
+        (fetch_follows, messages.LISTS_QUEUE, messages.FOLLOWS_ACTOR, FAN_OUT_PRIORITY),
+        (fetch_account_videos, messages.LISTS_QUEUE, messages.ACCOUNT_VIDEOS_ACTOR, FAN_OUT_PRIORITY),
+        (fetch_playlist, messages.LISTS_QUEUE, messages.PLAYLIST_ACTOR, FAN_OUT_PRIORITY),
+        (refresh_videos, messages.LISTS_QUEUE, messages.REFRESH_ACTOR, FAN_OUT_PRIORITY),
+        (add_new_days, messages.PAGES_QUEUE, messages.NEW_DAYS_ACTOR, CHAIN_PRIORITY),
+        (intake.submit_harvest, messages.INTAKE_QUEUE, messages.INTAKE_ACTOR, CHAIN_PRIORITY),
+        (intake.pause_harvest, messages.INTAKE_QUEUE, messages.PAUSE_ACTOR, CHAIN_PRIORITY),
+        (intake.resume_harvest, messages.INTAKE_QUEUE, messages.RESUME_ACTOR, CHAIN_PRIORITY),
+        (intake.cancel_harvest, messages.INTAKE_QUEUE, messages.CANCEL_ACTOR, CHAIN_PRIORITY),
     ):
         if actor_name not in broker.actors:
-            dramatiq.actor(actor_name=actor_name, queue_name=queue_name, broker=broker)(fn)
+            dramatiq.actor(actor_name=actor_name, queue_name=queue_name, broker=broker, priority=priority)(fn)
