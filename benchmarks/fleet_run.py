@@ -13,10 +13,10 @@ import redis
 
 from core.config import Settings
 from core.keys import Keys
+from core.messages import producer_broker
 from harvest_cli.processes import Fleet, start_simulator
 from producers.submission import prepare, start
 from schemas.status import EndpointStatus
-from workers.broker import build_broker
 from workers.progress import HarvestStore
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -101,7 +101,7 @@ class Bench:
             plan = prepare(spec, settings)
             began = time.perf_counter()
             commands_before = commands_processed(client)
-            start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+            start(plan, settings, producer_broker(settings, client), redis=client)
             polls = 0
             while (status := store.registered_status(plan.id)).state not in ("done", "failed"):
                 polls += 1

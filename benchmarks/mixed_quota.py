@@ -28,9 +28,9 @@ import redis
 from benchmarks.fleet_run import tear_down, wait_for_workers
 from core.config import Settings
 from core.keys import Keys
+from core.messages import producer_broker
 from harvest_cli.processes import Fleet, start_simulator
 from producers.submission import prepare, start
-from workers.broker import build_broker
 from workers.progress import HarvestStore
 from workers.storage import Storage
 
@@ -78,7 +78,7 @@ def measure_mixed_quota(workdir: Path, redis_url: str, timeout_s: float = 300) -
     store = HarvestStore(client, Keys(namespace))
     fleet = None
     try:
-        broker = build_broker(settings, client=client, for_workers=False)
+        broker = producer_broker(settings, client)
         plans = [prepare(spec | {"project": "mixed"}, settings) for spec in SPECS]
         fleet = Fleet(env, processes=2, threads=16, log_path=folder / "workers.log").start()
         wait_for_workers(fleet, 2)

@@ -16,9 +16,9 @@ import msgspec
 import redis
 
 from core.config import Settings
+from core.messages import producer_broker
 from producers.submission import prepare, start
 from schemas.messages import PageTask
-from workers.broker import build_broker
 from workers.context import build_context
 from workers.pages import handle_page
 
@@ -42,7 +42,7 @@ def run_once(bench, spec: dict, profiler: cProfile.Profile | None) -> tuple[int,
     settings = Settings(redis_url=bench.redis_url, api_base_url=bench.api_url, data_dir=bench.workdir / namespace,
                         credentials_file=bench.credentials, namespace=namespace, metrics_port=0)
     client = redis.Redis.from_url(bench.redis_url)
-    broker = build_broker(settings, client=client, for_workers=False)
+    broker = producer_broker(settings, client)
     ctx = build_context(settings, broker, redis=client)
     try:
         start(prepare(spec, settings), settings, broker, redis=client)

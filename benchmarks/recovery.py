@@ -8,9 +8,9 @@ import redis
 
 from benchmarks.fleet_run import Bench, wait_for_workers
 from core.keys import Keys
+from core.messages import producer_broker
 from harvest_cli.processes import Fleet
 from producers.submission import prepare, start
-from workers.broker import build_broker
 from workers.progress import HarvestStore
 
 
@@ -27,7 +27,7 @@ def measure_recovery(bench: Bench, spec: dict) -> tuple[float, float]:
         fleets.append(first)
         (pid,) = wait_for_workers(first, 1)
         plan = prepare(spec, settings)
-        start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+        start(plan, settings, producer_broker(settings, client), redis=client)
         while store.registered_status(plan.id).pages < 5:
             time.sleep(0.01)
         # The killed worker is the one holding messages (producers heartbeat too).

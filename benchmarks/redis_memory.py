@@ -8,9 +8,9 @@ import redis
 
 from benchmarks.fleet_run import Bench, wait_for_workers
 from core.keys import Keys
+from core.messages import producer_broker
 from harvest_cli.processes import Fleet
 from producers.submission import prepare, start
-from workers.broker import build_broker
 from workers.progress import HarvestStore
 
 
@@ -42,7 +42,7 @@ def measure_redis_memory(bench: Bench, spec: dict, *, processes: int = 2, thread
     try:
         wait_for_workers(fleet, processes)
         plan = prepare(spec, settings)
-        start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+        start(plan, settings, producer_broker(settings, client), redis=client)
         running_bytes = running_pages = 0
         while (status := store.registered_status(plan.id)).state != "done":
             if status.state == "failed" or not fleet.alive():

@@ -10,10 +10,10 @@ import redis
 
 from benchmarks.fleet_run import Bench, wait_for_workers
 from core.keys import Keys
+from core.messages import producer_broker
 from harvest_cli.processes import Fleet
 from producers import refresh
 from producers.submission import prepare, start
-from workers.broker import build_broker
 from workers.progress import HarvestStore
 from workers.retention import retention_s
 from workers.storage import Storage
@@ -40,7 +40,7 @@ def measure_refresh(bench: Bench, spec: dict) -> RefreshCost:
     client = redis.Redis.from_url(bench.redis_url)
     store = HarvestStore(client, Keys(namespace))
     fleet = Fleet(env, processes=2, threads=4, log_path=bench.workdir / f"{namespace}.log").start()
-    broker = build_broker(settings, client=client, for_workers=False)
+    broker = producer_broker(settings, client)
     storage = Storage(settings.data_dir)
     try:
         wait_for_workers(fleet, 2)

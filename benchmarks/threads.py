@@ -23,9 +23,9 @@ import redis
 from benchmarks.fleet_run import Bench, cpu_seconds, tear_down, wait_for_workers
 from core.config import Settings
 from core.keys import Keys
+from core.messages import producer_broker
 from harvest_cli.processes import Fleet, start_simulator
 from producers.submission import prepare, start
-from workers.broker import build_broker
 
 KEYS = 50
 PER_KEY = 40  # requests a key's day holds here (TikTok's is 1,000: the burst is scaled down 25 times)
@@ -87,7 +87,7 @@ def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeo
     try:
         # The day's work is queued before midnight, the first project's messages first; the
         # fleet meets it all at once when the buckets open.
-        broker = build_broker(settings, client=client, for_workers=False)
+        broker = producer_broker(settings, client)
         if at_midnight:  # yesterday's budgets, spent
             today = int((time.time() + offset) // 86400)
             for n in range(KEYS):

@@ -39,8 +39,8 @@ from chaos.stage import Stage, sleep_until, stage, wait_for, write_credentials
 from core.config import Settings
 from core.keys import Keys
 from core.logs import configure_logging
+from core.messages import producer_broker
 from producers.submission import prepare, start
-from workers.broker import build_broker
 from workers.middleware.dead_letters import list_dead
 from workers.progress import HarvestStore
 
@@ -66,7 +66,7 @@ def harvest(the_stage: Stage, namespace: str, credential: str, *,
                         data_dir=the_stage.folder / "data" / namespace, metrics_port=0)
     the_stage.env["HARVEST_DATA_DIR"] = str(settings.data_dir)
     client = the_stage.redis
-    broker = build_broker(settings, client=client, for_workers=False)
+    broker = producer_broker(settings, client)
     harvest_ids = []
     for spec in (SPEC, lists.LISTS_SPEC):
         plan = prepare(spec, settings)

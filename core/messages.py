@@ -68,8 +68,11 @@ def send(broker: dramatiq.Broker, task, *, delay_ms: int | None = None) -> drama
 
 
 def producer_broker(settings, client) -> dramatiq.Broker:
-    """A broker that only publishes, for services and the CLI: the fleet's namespace, none of
-    the workers' middleware (no message is processed here; our messages carry no secret)."""
+    """The broker of everything that only publishes (services, the CLI, a dead letter's
+    replay): the fleet's namespace and none of the workers' middleware, as no message is
+    processed here, but the scrubbing of options (a replayed message carries its traceback)."""
     from dramatiq.brokers.redis import RedisBroker
 
-    return RedisBroker(client=client, namespace=settings.namespace, middleware=[])
+    from core.redaction import SecretRedaction
+
+    return RedisBroker(client=client, namespace=settings.namespace, middleware=[SecretRedaction()])

@@ -32,6 +32,7 @@ def cancel_command(harvest_id: str = HarvestArgument, as_json: bool = JsonOption
 
 def _run(action: str, harvest_id: str, as_json: bool, redis_url: str | None) -> None:
     from core.keys import Keys
+    from core.messages import producer_broker
     from producers import control
 
     settings = settings_from(redis_url=redis_url)
@@ -39,9 +40,8 @@ def _run(action: str, harvest_id: str, as_json: bool, redis_url: str | None) -> 
     keys = Keys(settings.namespace)
     try:
         if action == "resume":
-            from workers.broker import build_broker
 
-            done = control.resume(client, keys, build_broker(settings, client=client, for_workers=False), harvest_id)
+            done = control.resume(client, keys, producer_broker(settings, client), harvest_id)
         else:
             done = getattr(control, action)(client, keys, harvest_id)
     except control.ControlRefused as refused:

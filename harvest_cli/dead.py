@@ -73,13 +73,13 @@ def replay_command(
     redis_url: str | None = RedisOption,
 ):
     """Send dead-lettered messages again; their harvest resumes."""
-    from workers.broker import build_broker
+    from core.messages import producer_broker
     from workers.middleware.dead_letters import replay
 
     settings, client, keys, letters = _letters(harvest_id, redis_url)
     if message_id:
         letters = [letter for letter in letters if letter.message_id in set(message_id)]
-    broker = build_broker(settings, client=client, for_workers=False)
+    broker = producer_broker(settings, client)
     for letter in letters:
         replay(broker, client, keys, letter)
     typer.echo(f"replayed {len(letters)} message(s)", err=True)

@@ -74,9 +74,9 @@ def demo_command(
     import redis as redis_lib
 
     from core.keys import Keys
+    from core.messages import producer_broker
     from producers.spec import read_spec_file
     from producers.submission import prepare, start
-    from workers.broker import build_broker
     from workers.progress import HarvestStore
     from workers.storage import Storage
 
@@ -113,7 +113,7 @@ def demo_command(
 
         plan = prepare(read_spec_file(spec), settings)
         clear_harvest_files(Storage(data_dir), plan)
-        start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+        start(plan, settings, producer_broker(settings, client), redis=client)
         console.print(f"Submitted harvest [bold]{plan.id}[/]: {len(plan.windows)} windows of up to 31 days, "
                       "newest first.")
         store = HarvestStore(client, Keys(NAMESPACE))

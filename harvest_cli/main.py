@@ -50,15 +50,15 @@ def submit(
     """Validate a harvest spec, register it and enqueue its first pages. Prints the harvest id."""
     from rich.markup import escape
 
+    from core.messages import producer_broker
     from producers.spec import SpecRefused, read_spec_file
     from producers.submission import prepare, start
-    from workers.broker import build_broker
 
     settings = settings_from(redis_url=redis_url, credentials_file=credentials)
     try:
         plan = prepare(read_spec_file(spec), settings)
         client = connect(settings)  # validated first: a refused spec never touches Redis
-        submitted = start(plan, settings, build_broker(settings, client=client, for_workers=False), redis=client)
+        submitted = start(plan, settings, producer_broker(settings, client), redis=client)
     except SpecRefused as refused:
         fail(f"spec refused: {escape(str(refused))}", code=2)  # it repeats the spec: no markup of its own
     if plan.ongoing:

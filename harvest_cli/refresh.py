@@ -20,16 +20,16 @@ def refresh_command(
 
     Exit codes: 0 started (or joined, or nothing stored to check), 1 no such harvest, or one that is not done."""  # noqa: E501 (see above)
     from core.keys import Keys
+    from core.messages import producer_broker
     from producers import refresh
     from workers import retention
-    from workers.broker import build_broker
     from workers.storage import Storage
     from workers.stored_videos import stored_videos
 
     settings = settings_from(redis_url=redis_url)
     client = connect(settings)
     storage = Storage(settings.data_dir)
-    broker = build_broker(settings, client=client, for_workers=False)
+    broker = producer_broker(settings, client)
     try:
         started = refresh.start(client, Keys(settings.namespace), broker, harvest_id,
                                 lambda plan: stored_videos(storage, plan), keep_s=retention.retention_s(settings))

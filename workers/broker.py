@@ -12,10 +12,10 @@ from dramatiq.common import dq_name
 from dramatiq.middleware import CurrentMessage, ShutdownNotifications, TimeLimit
 
 from core.config import Settings
+from core.redaction import SecretRedaction
 from workers.held import ORPHAN_AFTER_S, HeldConsumer, HeldLedger
 from workers.middleware.crashed_deliveries import CrashedDeliveries
 from workers.middleware.dead_letters import DeadLetters
-from workers.middleware.redaction import SecretRedaction
 from workers.middleware.resources import WorkerResources
 from workers.middleware.retry_policy import retries
 from workers.middleware.sweeper import FleetSweeper
@@ -30,7 +30,7 @@ class HarvestBroker(RedisBroker):
       back to the queue) instead of leaving it to chance;
     - a ledger of the messages this process holds, so messages stranded in a live process's
       unacknowledged set go back to their queue (workers/held.py);
-    - in worker processes, an enqueue that waits for Redis instead of failing: Dramatiq's
+    - an enqueue that waits for Redis instead of failing: Dramatiq's
       Retries middleware (and our parking) enqueue the next attempt after the handler, and
       if that failed while Redis restarted, the message would be acknowledged and gone.
       Enqueueing twice after a lost reply only makes a duplicate, which the leases drop.
@@ -38,9 +38,8 @@ class HarvestBroker(RedisBroker):
 
     _forced = threading.local()
 
-    def __init__(self, *, patient_enqueue: bool = False, **options):
+    def __init__(self, **options):
         super().__init__(**options)
-        self.patient_enqueue = patient_enqueue
         self.ledger = HeldLedger()
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> HeldConsumer:
@@ -52,8 +51,6 @@ class HarvestBroker(RedisBroker):
             try:
                 return super().enqueue(message, delay=delay)
             except (redis.ConnectionError, redis.TimeoutError) as error:
-                if not self.patient_enqueue:
-                    raise
                 log.warning("enqueue_waits_for_redis", queue=message.queue_name, error=type(error).__name__,
                             retry_in_s=pause_s)
                 time.sleep(pause_s)
@@ -106,10 +103,10 @@ def redis_client(settings: Settings, *, client_name: str = "tiktok-harvest",
 
 
 def build_broker(
-    settings: Settings, *, client: redis.Redis | None = None, for_workers: bool = True
+    settings: Settings, *, client: redis.Redis | None = None
 ) -> HarvestBroker:
-    """The fleet's broker. Producers (which only enqueue) pass for_workers=False and get only
-    the redaction: retries, resources and metrics only make sense where messages are processed."""
+    """The workers' broker. What only publishes uses core.messages.producer_broker: retries,
+    resources and metrics only make sense where messages are processed."""
     middleware = [
         # Dramatiq's own. CurrentMessage lets a handler see its message (id, retries);
         # the time limit stops a handler stuck far longer than any API call may take.
@@ -131,9 +128,7 @@ def build_broker(
         # nothing secret is written to a queue, a retry or a dead-letter queue.
         SecretRedaction(),
     ]
-    if not for_workers:
-        middleware = [SecretRedaction()]
-    elif settings.metrics_port:
+    if settings.metrics_port:
         from dramatiq.middleware.prometheus import Prometheus
 
         from workers.middleware.metrics import HarvestMetrics
@@ -149,7 +144,6 @@ def build_broker(
         heartbeat_timeout=int(settings.dead_worker_after_s * 1000),
         # Kept until an operator replays or drops them; our own dead-letter record has no TTL.
         dead_message_ttl=30 * 86400 * 1000,
-        patient_enqueue=for_workers,
     )
     return broker
 

@@ -225,12 +225,12 @@ def test_another_service_submits_through_the_intake_queue(harvest_env, redis_cli
 
     from core import intake, messages
     from core.config import Settings
+    from core.messages import producer_broker
     from schemas.messages import SubmitHarvest
-    from workers.broker import build_broker
 
     spec = yaml.safe_load(DEMO_SPEC.read_text()) | {"id": "from_a_service", "period": "20240601-20240630"}
-    broker = build_broker(Settings(redis_url=harvest_env["REDIS_URL"], namespace=namespace, metrics_port=0),
-                          client=redis_client, for_workers=False)
+    broker = producer_broker(Settings(redis_url=harvest_env["REDIS_URL"], namespace=namespace, metrics_port=0),
+                             redis_client)
     messages.send(broker, SubmitHarvest(spec=spec, request_id="service-42"))
     messages.send(broker, SubmitHarvest(spec=spec | {"period": "20240631-20240701"},  # refused: not a day
                                         request_id="service-43"))

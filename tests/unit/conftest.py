@@ -21,6 +21,7 @@ import pytest
 
 from core.config import Settings
 from core.credentials import load_credentials
+from core.messages import producer_broker
 from producers.spec import validate
 from schemas.messages import PageTask, UserTask
 from workers.broker import build_broker
@@ -239,7 +240,7 @@ def settings(tmp_path, credentials_file) -> Settings:
 
 @pytest.fixture
 def broker(settings, fake):
-    return build_broker(settings, client=fake, for_workers=False)
+    return producer_broker(settings, fake)
 
 
 @pytest.fixture
@@ -283,7 +284,7 @@ def worker_broker(settings, fake, ctx, monkeypatch):
     from workers import actors
 
     monkeypatch.setattr(resources, "build_context", lambda settings, broker: ctx)
-    broker = build_broker(settings, client=fake, for_workers=True)
+    broker = build_broker(settings, client=fake)
     actors.declare(broker)
     yield broker
     set_context(None)

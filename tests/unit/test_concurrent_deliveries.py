@@ -23,6 +23,7 @@ import msgspec
 import pytest
 
 from core import messages
+from core.messages import producer_broker
 from schemas.messages import PageTask, UserTask
 from tests.unit.conftest import (
     BASE_URL,
@@ -184,7 +185,6 @@ def race(settings, tmp_path, monkeypatch):
     from core.keys import Keys
     from producers.spec import validate
     from producers.submission import start
-    from workers.broker import build_broker
 
     monkeypatch.setattr("os.fsync", lambda fd: None)
 
@@ -193,7 +193,7 @@ def race(settings, tmp_path, monkeypatch):
         how A ended, calls for done units)."""
         s = dataclasses.replace(settings, data_dir=tmp_path / name)
         fake = fakeredis.FakeRedis()
-        broker = build_broker(s, client=fake, for_workers=False)
+        broker = producer_broker(s, fake)
         tiktok = ChangingTikTok(fake, Keys(NAMESPACE))
         http = httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(tiktok))
 

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from core import messages
+from core.messages import producer_broker
 from schemas.messages import CommentTask, PageTask, UserTask
 from tests.unit.conftest import (
     BASE_URL,
@@ -201,7 +202,6 @@ def harness(settings, monkeypatch):
     from core.credentials import load_credentials
     from producers.spec import validate
     from producers.submission import start
-    from workers.broker import build_broker
 
     def settings_factory(root):
         return dataclasses.replace(settings, data_dir=root)
@@ -219,7 +219,7 @@ def harness(settings, monkeypatch):
     def go(tmp_path, name, blow_at):
         with monkeypatch.context() as patch:
             return run(tmp_path, name, settings_factory, fakeredis.FakeRedis,
-                       lambda s, f: build_broker(s, client=f, for_workers=False), plan_factory, patch, blow_at)
+                       lambda s, f: producer_broker(s, f), plan_factory, patch, blow_at)
 
     return go
 

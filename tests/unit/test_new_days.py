@@ -14,6 +14,7 @@ import pytest
 
 from core import messages, windows
 from core.credentials import load_credentials
+from core.messages import producer_broker
 from producers import control
 from producers.spec import SpecRefused, validate
 from schemas.messages import NewDaysTask
@@ -29,7 +30,6 @@ from tests.unit.new_days_helpers import (
     submit,
 )
 from tests.unit.test_crash_anywhere import Fuse, fused
-from workers.broker import build_broker
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_a_crash_at_any_step_of_a_new_day_asks_for_no_day_twice_and_misses_none(
     def scenario(blow_at: int | None):
         fake = fakeredis.FakeRedis()
         own = dataclasses.replace(settings, data_dir=tmp_path / f"run-{blow_at}")
-        fleet = Fleet(own, build_broker(own, client=fake, for_workers=False), fake, DailyTikTok())
+        fleet = Fleet(own, producer_broker(own, fake), fake, DailyTikTok())
         plan = submit(fleet)
         fleet.run(SUBMITTED.timestamp())
         fuse = Fuse(blow_at)

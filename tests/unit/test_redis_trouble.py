@@ -9,6 +9,7 @@ import redis
 from dramatiq.broker import MessageProxy
 
 from core import messages
+from core.messages import producer_broker
 from schemas.messages import PageTask
 from tests.unit.conftest import NAMESPACE, WINDOW, queued
 from workers.broker import build_broker
@@ -47,7 +48,7 @@ def flaky(monkeypatch, broker, failures: int) -> list:
 
 
 def test_a_workers_enqueue_waits_for_redis_to_come_back(settings, fake, plan, monkeypatch):
-    broker = build_broker(settings, client=fake, for_workers=True)
+    broker = build_broker(settings, client=fake)
     calls = flaky(monkeypatch, broker, failures=3)
     broker.enqueue(page_message(plan), delay=1000)
     assert len(calls) == 4
@@ -55,7 +56,7 @@ def test_a_workers_enqueue_waits_for_redis_to_come_back(settings, fake, plan, mo
 
 
 def test_a_producers_enqueue_fails_at_once_so_a_person_sees_it(settings, fake, plan, monkeypatch):
-    broker = build_broker(settings, client=fake, for_workers=False)
+    broker = producer_broker(settings, fake)
     flaky(monkeypatch, broker, failures=1)
     with pytest.raises(redis.ConnectionError):
         broker.enqueue(page_message(plan))
@@ -65,7 +66,7 @@ def test_a_producers_enqueue_fails_at_once_so_a_person_sees_it(settings, fake, p
 
 
 def test_messages_fetched_but_never_seen_go_back_after_the_grace(settings, fake, plan):
-    broker = build_broker(settings, client=fake, for_workers=True)
+    broker = build_broker(settings, client=fake)
     for _ in range(3):
         broker.enqueue(page_message(plan))
     consumer = broker.consume("pages", prefetch=1)
@@ -84,7 +85,7 @@ def test_messages_fetched_but_never_seen_go_back_after_the_grace(settings, fake,
 def test_a_restarted_delay_queue_consumer_sends_back_what_the_old_one_held_in_memory(settings, fake, plan):
     """Dramatiq's consumer thread drops its in-memory delay queue (parked messages waiting for
     their time) when the connection breaks, and starts a new consumer."""
-    broker = build_broker(settings, client=fake, for_workers=True)
+    broker = build_broker(settings, client=fake)
     broker.enqueue(page_message(plan), delay=3_600_000)  # parked for an hour
     old = broker.consume("pages.DQ", prefetch=10)
     parked = next(old)
@@ -95,7 +96,7 @@ def test_a_restarted_delay_queue_consumer_sends_back_what_the_old_one_held_in_me
 
 
 def test_a_restarted_queue_consumer_keeps_what_the_worker_threads_still_process(settings, fake, plan):
-    broker = build_broker(settings, client=fake, for_workers=True)
+    broker = build_broker(settings, client=fake)
     broker.enqueue(page_message(plan))
     broker.enqueue(page_message(plan))
     old = broker.consume("pages", prefetch=2)
@@ -110,7 +111,7 @@ def test_a_restarted_queue_consumer_keeps_what_the_worker_threads_still_process(
 
 
 def test_the_sweeper_sends_back_stranded_messages_of_every_queue(settings, fake, plan, monkeypatch):
-    broker = build_broker(settings, client=fake, for_workers=True)
+    broker = build_broker(settings, client=fake)
     broker.enqueue(page_message(plan))
     broker.enqueue(page_message(plan), delay=60_000)
     broker.do_fetch("pages", 1)

@@ -17,6 +17,7 @@ import pytest
 
 from core import messages
 from core.credentials import load_credentials
+from core.messages import producer_broker
 from producers import refresh
 from producers.spec import validate
 from schemas.messages import CommentTask, RefreshTask
@@ -26,7 +27,6 @@ from tests.unit.conftest import BASE_URL, NAMESPACE, PERIOD
 from tests.unit.page_helpers import first
 from tests.unit.refresh_helpers import RefreshTikTok, start_refresh
 from tests.unit.test_crash_anywhere import Crash, Fuse, fused, instrument
-from workers.broker import build_broker
 from workers.comments import handle_comments
 from workers.context import build_context
 from workers.pages import handle_page
@@ -66,7 +66,7 @@ class Harvested:
 
 def run(settings, harvest: Harvested, monkeypatch, blow_at: int | None):
     fake: Any = harvest.copy(settings)  # its answers are bytes (no decoding asked)
-    broker = build_broker(settings, client=fake, for_workers=False)
+    broker = producer_broker(settings, fake)
     tiktok = RefreshTikTok(gone=GONE, page_size=2)  # every batch of three paged
     http = httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(tiktok))
     ctx = build_context(settings, broker, redis=fake, http=http)
@@ -132,7 +132,7 @@ def harness(settings, tmp_path, monkeypatch):
     monkeypatch.setattr("os.fsync", lambda fd: None)
     made = dataclasses.replace(settings, data_dir=tmp_path / "harvested")
     fake = fakeredis.FakeRedis()
-    ctx = build_context(made, build_broker(made, client=fake, for_workers=False), redis=fake,
+    ctx = build_context(made, producer_broker(made, fake), redis=fake,
                         http=httpx.Client(base_url=BASE_URL, transport=httpx.MockTransport(RefreshTikTok())))
     harvest = Harvested(harvested(ctx, made, fake), fake, made.data_dir)
 

@@ -21,7 +21,8 @@ from core import messages
 from core.credentials import load_credentials
 from core.keys import Keys
 from core.logs import configure_logging
-from core.redaction import MASK
+from core.messages import producer_broker
+from core.redaction import MASK, SecretRedaction
 from schemas.api import VideoQueryBody
 from schemas.messages import PageTask
 from schemas.query import Condition, Query
@@ -37,7 +38,6 @@ from tests.unit.conftest import (
 )
 from workers.broker import build_broker
 from workers.middleware.dead_letters import DeadLetters, list_dead
-from workers.middleware.redaction import SecretRedaction
 from workers.tiktok.client import TikTokClient, make_http_client
 from workers.tiktok.errors import PermanentError, TokenUnavailable, TransientError
 from workers.tiktok.tokens import TokenCache
@@ -166,9 +166,10 @@ def test_generated_ids_in_options_are_left_exactly_as_they_are(broker):
                                "traceback": f"boom {MASK}", "nested": {"why": [MASK]}, "retries": 2}
 
 
-@pytest.mark.parametrize("for_workers", [True, False], ids=["workers", "producers"])
-def test_the_fleets_brokers_scrub_what_they_enqueue(settings, fake, for_workers):
-    broker = build_broker(settings, client=fake, for_workers=for_workers)
+@pytest.mark.parametrize("make", [lambda settings, fake: build_broker(settings, client=fake), producer_broker],
+                         ids=["workers", "producers"])
+def test_the_fleets_brokers_scrub_what_they_enqueue(settings, fake, make):
+    broker = make(settings, fake)
     assert any(isinstance(middleware, SecretRedaction) for middleware in broker.middleware)
 
 

@@ -7,6 +7,7 @@ import fakeredis
 import msgspec
 import pytest
 
+from core.messages import producer_broker
 from producers.spec import SpecRefused, validate
 from schemas.credentials import Credential
 from schemas.query import Condition, Query
@@ -196,12 +197,11 @@ def test_resubmitting_after_an_interrupted_registration_registers_the_windows(tm
     from core.config import Settings
     from core.keys import Keys
     from producers.submission import start
-    from workers.broker import build_broker
     from workers.progress import HarvestStore
 
     redis = fakeredis.FakeRedis()
     settings = Settings(namespace="unit", data_dir=tmp_path, credentials_file=tmp_path / "none.toml", metrics_port=0)
-    broker = build_broker(settings, client=redis, for_workers=False)
+    broker = producer_broker(settings, redis)
     plan = validate(spec(), CREDS, now=NOW)
     store = HarvestStore(redis, Keys("unit"))
 
