@@ -100,12 +100,14 @@ def _probe(settings, client, bucket, store, plan, keys: list[str]) -> list[Windo
 
 def _take(bucket, store, keys: list[str], prober: str, window: str):
     """(key, grant, reservation) from the first key that can serve; (None, None, '') when none."""
+    from workers.quota.keys_of_project import take_from_keys
+
     reservation = f"{prober}|{window}"
-    for name in keys:
-        grant = bucket.take(name, store.get(name), prober, reservation, 100)
-        if grant.granted:
-            return name, grant, reservation
-    return None, None, ""
+    granted, _ = take_from_keys(bucket, [(name, store.get(name)) for name in keys], prober, reservation, 100)
+    if granted is None:
+        return None, None, ""
+    name, _, grant = granted
+    return name, grant, reservation
 
 
 def _table(found) -> Table:

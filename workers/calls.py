@@ -15,8 +15,8 @@ from schemas.credentials import Credential
 from workers import metrics
 from workers.context import WorkerContext
 from workers.journey import HarvestStopped, Work
-from workers.quota import FOLLOWS, RESEARCH, Grant, budget_bucket, reservation
-from workers.quota.keys_of_project import keys_to_try, paid_with
+from workers.quota import RESEARCH, Grant, budget_bucket, reservation
+from workers.quota.keys_of_project import keys_to_try, paid_with, take_from_keys
 from workers.tiktok.errors import (
     ApiError,
     QuotaWait,
@@ -97,15 +97,11 @@ def _take(ctx: WorkerContext, work: Work, budget: str, taken: str, want_records:
     keys = keys_to_try(ctx.credentials.all(), plan.project, plan.id, unit, ctx.settings.quota_clock_offset_s)
     if not keys:
         raise QuotaWait(NO_VALID_KEY_WAIT_S, "no_valid_key", credential=plan.credential)
-    refused: list[tuple[str, Grant]] = []
-    for name, credential in keys:
-        limits = credential.follow_budget() if budget == FOLLOWS else credential
-        grant = ctx.quota.take(budget_bucket(name, budget), limits, plan.id, taken, want_records, least_records)
-        if grant.granted:
-            return name, credential, grant
-        if grant.why in ("paused", "cancelled"):
-            raise HarvestStopped(grant.why)
-        refused.append((name, grant))
+    granted, refused = take_from_keys(ctx.quota, keys, plan.id, taken, want_records, least_records, budget)
+    if granted is not None:
+        return granted
+    if refused[-1][1].why in ("paused", "cancelled"):
+        raise HarvestStopped(refused[-1][1].why)
     name, soonest = min(refused, key=lambda refusal: refusal[1].wait_s)
     raise QuotaWait(soonest.wait_s, soonest.why, credential=name)
 

@@ -11,8 +11,9 @@ import datetime as dt
 import time
 import zlib
 
-from core.keys import budget_bucket
+from core.keys import FOLLOWS, RESEARCH, budget_bucket
 from schemas.credentials import Credential
+from workers.quota.bucket import Grant, QuotaBucket
 
 # What a stored answer's note says paid for it: the key's name and the reservation, apart by a
 # character no key's name can hold (names are printable).
@@ -41,3 +42,21 @@ def payer(paid_by: str, budget: str, plan_credential: str) -> tuple[str, str]:
     if not sep:
         credential, reservation = plan_credential, paid_by
     return budget_bucket(credential, budget), reservation
+
+
+def take_from_keys(quota: QuotaBucket, keys: list[tuple[str, Credential]], harvest: str, reservation: str,
+                   want_records: int, least_records: int = 1, budget: str = RESEARCH,
+                   ) -> tuple[tuple[str, Credential, Grant] | None, list[tuple[str, Grant]]]:
+    """One request from the first of `keys` whose `budget` grants it: ((name, key, grant),
+    the refusals before it), or (None, every key's refusal). A refusal saying the harvest is
+    paused or cancelled ends the search: no other key would grant either."""
+    refused: list[tuple[str, Grant]] = []
+    for name, credential in keys:
+        limits = credential.follow_budget() if budget == FOLLOWS else credential
+        grant = quota.take(budget_bucket(name, budget), limits, harvest, reservation, want_records, least_records)
+        if grant.granted:
+            return (name, credential, grant), refused
+        refused.append((name, grant))
+        if grant.why in ("paused", "cancelled"):
+            break
+    return None, refused
