@@ -88,10 +88,11 @@ def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeo
         # The day's work is queued before midnight, the first project's messages first; the
         # fleet meets it all at once when the buckets open.
         broker = producer_broker(settings, client)
-        if at_midnight:  # yesterday's budgets, spent
-            today = int((time.time() + offset) // 86400)
+        day = int((time.time() + offset) // 86400)  # the UTC day number whose spending is watched
+        if at_midnight:  # the day before midnight: its budgets spent
             for n in range(KEYS):
-                client.hset(keys.quota(f"k{n:02d}"), mapping={"day": today, "requests": PER_KEY, "records": 0})
+                client.hset(keys.quota(f"k{n:02d}"), mapping={"day": day, "requests": PER_KEY, "records": 0})
+            day += 1
         for n in range(KEYS):
             start(prepare(spec | {"id": f"burst_{n:02d}", "project": f"p{n:02d}"}, settings), settings, broker,
                   redis=client)
@@ -104,7 +105,7 @@ def measure_burst(workdir: Path, redis_url: str, spec: dict, threads: int, timeo
             time.sleep(midnight - time.monotonic())
         began = time.monotonic()
         cpu_before = sum(cpu_seconds(pid) for pid in pids)
-        first, spent = _watch(client, keys, began, timeout_s, int((time.time() + offset) // 86400))
+        first, spent = _watch(client, keys, began, timeout_s, day)
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_before
         return Burst(threads, max(spent.values()), max(first.values()), max(spent.values()) - min(spent.values()),
                      cpu)
