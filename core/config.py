@@ -1,6 +1,7 @@
 """Settings from the environment (containers first; the CLI overrides with flags)."""
 
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -72,6 +73,10 @@ class Settings:
                 raise ValueError(f"{name.upper()} must be more than 0 days, not {getattr(self, name)}")
         if not self.new_days_check_s > 0:
             raise ValueError(f"HARVEST_NEW_DAYS_CHECK_S must be more than 0 seconds, not {self.new_days_check_s}")
+
+    def fleet_now(self) -> float:
+        """The fleet's clock (Unix time): the local one, shifted as rehearsals may ask."""
+        return time.time() + self.quota_clock_offset_s
 
     def with_overrides(self, **values) -> "Settings":
         return replace(self, **{k: v for k, v in values.items() if v is not None})

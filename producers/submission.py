@@ -4,7 +4,6 @@ Submitting the same spec again starts nothing new; it only finishes an earlier s
 that was interrupted before all first pages were enqueued (duplicates are harmless).
 """
 
-import time
 from dataclasses import dataclass
 
 import dramatiq
@@ -35,7 +34,7 @@ def prepare(data: dict, settings: Settings) -> HarvestPlan:
         credentials = load_credentials(settings.credentials_file)
     except CredentialsError as error:
         raise SpecRefused("project", str(error)) from None
-    return validate(data, credentials, now=time.time() + settings.quota_clock_offset_s)
+    return validate(data, credentials, now=settings.fleet_now())
 
 
 def submit_spec(data: dict, settings: Settings, broker: dramatiq.Broker, *, redis) -> Submitted:
@@ -58,8 +57,7 @@ def start(plan: HarvestPlan, settings: Settings, broker: dramatiq.Broker, *, red
         for window in plan.windows:
             messages.send(broker, PageTask(harvest_id=plan.id, window=window, page=0))
         if plan.new_days_from is not None:  # an ongoing harvest: its schedule (workers/new_days.py)
-            now = time.time() + settings.quota_clock_offset_s
-            messages.send(broker, NewDaysTask(plan.id, plan.new_days_from),
-                          delay_ms=windows.new_days_delay_ms(plan.new_days_from, now, settings.new_days_check_s))
+            messages.send(broker, NewDaysTask(plan.id, plan.new_days_from), delay_ms=windows.new_days_delay_ms(
+                plan.new_days_from, settings.fleet_now(), settings.new_days_check_s))
         store.mark_enqueued(plan.id)
     return Submitted(plan.id, created, len(plan.windows))

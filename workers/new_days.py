@@ -18,7 +18,6 @@ terms ask for one at least every 15 days.
 """
 
 import datetime as dt
-import time
 
 import structlog
 
@@ -27,6 +26,7 @@ from producers import refresh
 from schemas.messages import NewDaysTask, PageTask
 from schemas.spec import HarvestPlan
 from workers import retention
+from workers.calls import NO_VALID_KEY_WAIT_S
 from workers.context import WorkerContext
 from workers.finish import harvest_finished
 from workers.journey import unit_of_work
@@ -36,9 +36,6 @@ from workers.tiktok.errors import QuotaWait
 
 log = structlog.get_logger(__name__)
 
-NO_VALID_KEY_WAIT_S = 600.0  # as a call's (workers/calls.py): look again for a key in 10 minutes
-
-
 class NotArchivedYet(Exception):
     """The task's day is not in TikTok's archive yet: send it again after `wait_s`."""
 
@@ -47,22 +44,17 @@ class NotArchivedYet(Exception):
         super().__init__(f"next day archived in {wait_s:.0f}s")
 
 
-def fleet_now(ctx: WorkerContext) -> float:
-    """The fleet's clock (the quota bucket's: rehearsals may shift it)."""
-    return time.time() + ctx.settings.quota_clock_offset_s
-
-
 def handle_new_days(ctx: WorkerContext, task: NewDaysTask, token: str, retries: int = 0,
                     predecessor: str = "") -> None:
     with unit_of_work(ctx, task.harvest_id, task.unit, "", token, predecessor) as work:
         if work is None:
             return
         plan = work.plan
-        now = fleet_now(ctx)
+        now = ctx.settings.fleet_now()
         first = windows.parse_day(task.day)
         archived = windows.last_archived_day(now)
         if archived < first:
-            raise NotArchivedYet(min(windows.archived_at(first) - now, ctx.settings.new_days_check_s))
+            raise NotArchivedYet(windows.new_days_delay_ms(task.day, now, ctx.settings.new_days_check_s) / 1000)
         if not keys_to_try(ctx.credentials.all(), plan.project, plan.id, task.unit,
                            ctx.settings.quota_clock_offset_s):
             raise QuotaWait(NO_VALID_KEY_WAIT_S, "no_valid_key", credential=plan.credential)

@@ -203,7 +203,7 @@ def sweep(redis, keys: Keys, settings, now: float | None = None) -> Swept:
         meta = {key.decode(): value.decode() for key, value in meta.items()}
         if expires_ms == -2:  # no plan
             gone.append(harvest)
-        elif expires_ms == -1 and "finished_at" in meta and not _ongoing(store, harvest):
+        elif expires_ms == -1 and "finished_at" in meta and meta.get("ongoing") != "1":
             # Done before its keys were given an expiry: counted from when it finished. (An
             # ongoing harvest that caught up keeps its keys: it is not over.)
             since = now - float(meta["finished_at"])
@@ -230,11 +230,6 @@ def sweep(redis, keys: Keys, settings, now: float | None = None) -> Swept:
         log.info("retention_swept", unlisted=len(unlisted), expired=expired, forgotten=forgotten,
                  dead_letters=pruned, leftovers=leftovers)
     return swept
-
-
-def _ongoing(store: HarvestStore, harvest: str) -> bool:
-    plan = store.plan(harvest)
-    return plan is not None and plan.ongoing
 
 
 def _unlist(redis, keys: Keys, ids: list[str]) -> list[str]:
