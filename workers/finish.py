@@ -6,6 +6,8 @@ back, finds its unit done and the harvest not finished, and finishes it: every s
 safe to repeat.
 """
 
+from pathlib import Path
+
 import structlog
 
 from schemas.spec import HarvestPlan
@@ -35,18 +37,29 @@ def harvest_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
     ctx.store.leave_quota(plan.id, plan.credential)
     with records_held(ctx.redis, ctx.keys.records_lock(plan.id)):
         pages_rewritten = expand_authors(ctx.storage, plan) if "users" in plan.collect else 0
+    removed = tidy_up(ctx, plan)
     if plan.ongoing:
-        removed = ctx.storage.remove_temporary(plan, older_than_s=STALE_TEMPORARY_S)
         caught_up = ctx.store.mark_caught_up(plan.id)
         log.info("harvest_caught_up", harvest=plan.id, marked=caught_up, pages_with_authors_expanded=pages_rewritten,
                  temporary_files_removed=removed)
         return
-    removed = ctx.storage.remove_temporary(plan)
-    retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
-                              claims_s=FORGET_CLAIMS_AFTER_S)
     ctx.store.mark_finished(plan.id)
     log.info("harvest_finished", harvest=plan.id, pages_with_authors_expanded=pages_rewritten,
              temporary_files_removed=removed)
+
+
+def tidy_up(ctx: WorkerContext, plan: HarvestPlan, *more: Path) -> int:
+    """Once nothing more writes for the harvest (it finished, or a refresh of it did): clear
+    away the temporary files of writes a killed worker never finished (in its folders and in
+    `more`) and give every key of the harvest its expiry (a key's expiry is only ever
+    shortened here). An ongoing harvest's next day may be writing: only temporary files older
+    than any write in progress go, and its keys keep no expiry. Returns the files removed."""
+    if plan.ongoing:
+        return ctx.storage.remove_temporary(plan, *more, older_than_s=STALE_TEMPORARY_S)
+    removed = ctx.storage.remove_temporary(plan, *more)
+    retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
+                              claims_s=FORGET_CLAIMS_AFTER_S)
+    return removed
 
 
 def finish_if_unfinished(ctx: WorkerContext, plan: HarvestPlan) -> None:

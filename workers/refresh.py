@@ -30,10 +30,10 @@ from schemas.api import VideoPage, VideoQueryBody
 from schemas.messages import RefreshTask
 from schemas.query import Condition, Query
 from schemas.spec import HarvestPlan
-from workers import journey, removals, retention
+from workers import journey, removals
 from workers.calls import paid_call
 from workers.context import WorkerContext
-from workers.finish import FORGET_CLAIMS_AFTER_S, STALE_TEMPORARY_S
+from workers.finish import tidy_up
 from workers.journey import Endpoint, Work
 from workers.records import id_string
 from workers.records_lock import records_held
@@ -129,15 +129,9 @@ def refresh_finished(ctx: WorkerContext, plan: HarvestPlan) -> None:
         removals.move_gone(ctx.storage, plan, gone, refresh_id=refresh_id, decided_at=decided_at)
     removed = removals.count_removed(ctx.storage, plan, refresh_id, decided_at)
     ctx.store.leave_quota(plan.id, plan.credential)
-    removed_dir = ctx.storage.removed_dir(plan, removals.removal_day(decided_at))
-    if plan.ongoing:  # its next day may be writing: only what a kill left long ago goes; its keys stay
-        temporaries = ctx.storage.remove_temporary(plan, removed_dir, older_than_s=STALE_TEMPORARY_S)
-    else:
-        temporaries = ctx.storage.remove_temporary(plan, removed_dir)
-        # The keys a refresh extended or made without an expiry get one again, as when the
-        # harvest finished (a key's expiry is only ever shortened here).
-        retention.expire_finished(ctx.redis, ctx.keys, plan.id, keep_s=retention.retention_s(ctx.settings),
-                                  claims_s=FORGET_CLAIMS_AFTER_S)
+    # The keys a refresh extended or made without an expiry get one again, as when the
+    # harvest finished.
+    temporaries = tidy_up(ctx, plan, ctx.storage.removed_dir(plan, removals.removal_day(decided_at)))
     ctx.refreshes.mark_finished(plan.id, refresh_id, removed)
     log.info("refresh_finished", harvest=plan.id, refresh=refresh_id, gone=len(gone),
              videos_removed=removed["video"], comments_removed=removed["comment"], acts_removed=removed["act"],
